@@ -1,0 +1,33 @@
+"""Errors a user can act on: each names what was wrong and what is allowed."""
+from __future__ import annotations
+
+import difflib
+from typing import Any, Iterable
+
+
+class PgnasError(Exception):
+    """Base class for every error pgnas raises on purpose (the CLI prints these as one line)."""
+
+
+class ConfigError(PgnasError, ValueError):
+    """A config field has a bad value: names the field, the value and what is allowed."""
+
+    def __init__(self, field: str, value: Any, allowed: str):
+        self.field, self.value, self.allowed = field, value, allowed
+        super().__init__(f"{field}={value!r} is not allowed: {allowed}")
+
+
+class DatasetNotFoundError(PgnasError, FileNotFoundError):
+    """A dataset is missing: says where we looked and how to get it."""
+
+
+class DataError(PgnasError, ValueError):
+    """The data exists but does not fit (wrong shape, labels out of range, empty split)."""
+
+
+def unknown_name(field: str, value: str, known: Iterable[str]) -> ConfigError:
+    """A ConfigError for an unknown name, suggesting the closest known one."""
+    known = sorted(known)
+    close = difflib.get_close_matches(str(value), known, n=1)
+    hint = f" (did you mean {close[0]!r}?)" if close else ""
+    return ConfigError(field, value, f"one of {', '.join(known)}{hint}")

@@ -1,0 +1,115 @@
+"""What every supernet offers: its dropout sites, their modes, and candidate masks."""
+from __future__ import annotations
+
+from contextlib import contextmanager
+
+import torch
+from torch import nn
+
+from ..architecture import Architecture, SiteChoice, freeze_options
+from ..masked_op import MaskedOp
+from ..sites import DropoutSite
+
+
+class Supernet(nn.Module):
+    """Base class. Subclasses build their layers from :class:`MaskedOp` and implement
+    :meth:`compact_module` (the export of a candidate as a plain, smaller network)."""
+
+    registry_name: str = ""
+    options: dict = {}
+
+    def finalize(self) -> None:
+        """Call at the end of ``__init__``: names every site after its module path."""
+        for op_name, op in self.named_modules():
+            if isinstance(op, MaskedOp):
+                for i, site in enumerate(op.sites):
+                    site.name = f"{op_name}.sites.{i}"
+                    site.op = op_name
+
+    # ---- sites ----------------------------------------------------------------------------
+    def sites(self) -> list[DropoutSite]:
+        return [m for m in self.modules() if isinstance(m, DropoutSite)]
+
+    def masked_ops(self) -> list[MaskedOp]:
+        return [m for m in self.modules() if isinstance(m, MaskedOp)]
+
+    def site_parameters(self) -> list[nn.Parameter]:
+        return [s.theta for s in self.sites()]
+
+    def weight_parameters(self) -> list[nn.Parameter]:
+        thetas = {id(t) for t in self.site_parameters()}
+        return [p for p in self.parameters() if id(p) not in thetas]
+
+    def set_site_mode(self, mode: str) -> None:
+        for s in self.sites():
+            s.set_mode(mode)
+
+    @contextmanager
+    def site_mode(self, mode: str):
+        before = [(s, s.mode) for s in self.sites()]
+        self.set_site_mode(mode)
+        try:
+            yield self
+        finally:
+            for s, m in before:
+                s.mode = m
+
+    def set_tau(self, tau: float) -> None:
+        for s in self.sites():
+            s.tau = tau
+
+    def keep_probs(self) -> dict[str, float]:
+        return {s.name: s.keep_prob.item() for s in self.sites()}
+
+    def site_table(self) -> list[dict]:
+        """One row per site: name, operation, channels, tags and the current keep-probability."""
+        return [dict(site=s.name, op=s.op, channels=s.channels, keep_prob=s.keep_prob.item(),
+                     **s.tags) for s in self.sites()]
+
+    # ---- candidates -----------------------------------------------------------------------
+    def architecture_from_masks(self, masks: dict[str, torch.Tensor]) -> Architecture:
+        choices = []
+        for s in self.sites():
+            kept = torch.nonzero(masks[s.name].reshape(-1) != 0).flatten().tolist()
+            choices.append(SiteChoice(s.name, s.op, s.channels, tuple(kept)))
+        return Architecture(self.registry_name, freeze_options(self.options), tuple(choices))
+
+    def apply_architecture(self, arch: Architecture) -> None:
+        """Set every site's hard mask to the candidate's kept channels and switch to hard mode."""
+        if arch.supernet != self.registry_name:
+            raise ValueError(f"architecture is of {arch.supernet!r}, this is {self.registry_name!r}")
+        by_name = {c.name: c for c in arch.sites}
+        for s in self.sites():
+            if s.name not in by_name:
+                raise ValueError(f"architecture has no choice for site {s.name}")
+            mask = torch.zeros(s.channels, device=s.theta.device)
+            mask[list(by_name[s.name].kept)] = 1.0
+            s.hard_mask = mask
+            s.mode = "hard"
+
+    def full_architecture(self) -> Architecture:
+        """Every channel kept."""
+        return self.architecture_from_masks({s.name: torch.ones(s.channels) for s in self.sites()})
+
+    def compact_module(self) -> nn.Module:
+        """A plain module equal (eval mode) to this supernet under the sites' hard masks."""
+        raise NotImplementedError
+
+
+def configure_sites(net: Supernet, p_init: float | None = None, tau: float | None = None,
+                    rescale: bool | None = None, learnable: bool | None = None) -> Supernet:
+    """Set the posterior settings of every site (they are not architecture numbers, so they
+    are not part of ``create_supernet``'s overrides or of an Architecture's id)."""
+    from ..sites import logit
+
+    for s in net.sites():
+        if p_init is not None:
+            with torch.no_grad():
+                s.theta.fill_(logit(p_init))
+        if tau is not None:
+            s.tau = tau
+        if rescale is not None:
+            s.rescale = rescale
+        if learnable is not None:
+            s.theta.requires_grad_(learnable)
+    return net

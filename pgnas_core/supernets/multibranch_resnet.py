@@ -1,0 +1,149 @@
+"""The multi-branch ResNet family (SupNet-M / SupNet-MI, after shake-shake 26 2x96d).
+
+Stem 3x3 conv; 3 stages of residual blocks; a block is ``skip(x) + sum_b branch_b(x)`` with
+branch ``ReLU-Conv-BN-ReLU-Conv-BN`` (kernel size per branch); the downsampling skip is two
+concatenated ``AvgPool(1x1, stride 2)-Conv1x1`` paths (the second shifted by one pixel);
+then ReLU-GAP-FC. Every conv except the stem, and the classifier, has a dropout site.
+"""
+from __future__ import annotations
+
+import copy
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..compact_ops import Chain, Geometry, compact_chain
+from ..masked_op import MaskedOp
+from ..sites import DropoutSite
+from .base import Supernet
+from .registry import register_supernet
+
+
+def _conv_op(cin: int, cout: int, k: int, stride: int, **tags) -> MaskedOp:
+    site = DropoutSite(cin, kernel=k, **tags)
+    conv = nn.Conv2d(cin, cout, k, stride, padding=k // 2, bias=False)
+    return MaskedOp([site], conv, nn.BatchNorm2d(cout))
+
+
+class DownsampleSkip(nn.Module):
+    """Shake-shake's downsampling shortcut: ReLU, two AvgPool(1, s)-Conv1x1-BN paths, concat."""
+
+    def __init__(self, stride: int, path1: nn.Module, path2: nn.Module):
+        super().__init__()
+        self.stride, self.path1, self.path2 = stride, path1, path2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(x)
+        y1 = F.avg_pool2d(x, 1, self.stride)
+        y2 = F.avg_pool2d(F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1)), 1, self.stride)  # shift by one
+        return torch.cat([self.path1(y1), self.path2(y2)], dim=1)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, skip: nn.Module, branches: list[nn.Module]):
+        super().__init__()
+        self.skip = skip
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.skip(x)
+        for branch in self.branches:
+            out = out + branch(x)
+        return out
+
+
+class ResNetBody(nn.Module):
+    """stem -> blocks -> ReLU -> global average pool -> classifier."""
+
+    def __init__(self, stem: nn.Module, blocks: nn.Sequential, classifier: nn.Module):
+        super().__init__()
+        self.stem, self.blocks, self.classifier = stem, blocks, classifier
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(self.blocks(self.stem(x)))
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))  # (B, C)
+
+
+class MultiBranchResNet(Supernet):
+    def __init__(self, widths=(96, 192, 384), blocks_per_stage: int = 4,
+                 branch_kernels=(3, 3), stem_channels: int = 16, in_channels: int = 3,
+                 num_classes: int = 10):
+        super().__init__()
+        widths, branch_kernels = tuple(widths), tuple(branch_kernels)
+        if not 1 <= len(branch_kernels) <= 4:
+            raise ValueError(f"branch_kernels={branch_kernels}: 1 to 4 branches")
+        stem = nn.Sequential(nn.Conv2d(in_channels, stem_channels, 3, 1, 1, bias=False),
+                             nn.BatchNorm2d(stem_channels))
+        blocks, cin = [], stem_channels
+        for stage, width in enumerate(widths):
+            for b in range(blocks_per_stage):
+                stride = 2 if (b == 0 and stage > 0) else 1
+                tags = dict(stage=stage, block=b)
+                branches = [Chain([_conv_op(cin, width, k, stride, branch=i, layer=1, **tags),
+                                   _conv_op(width, width, k, 1, branch=i, layer=2, **tags)])
+                            for i, k in enumerate(branch_kernels)]
+                if stride == 1 and cin == width:
+                    skip = nn.Identity()
+                else:
+                    half = width // 2
+                    skip = DownsampleSkip(stride, *(
+                        _conv_op(cin, n, 1, 1, branch="skip", layer=j + 1, **tags)
+                        for j, n in enumerate((half, width - half))))
+                blocks.append(ResidualBlock(skip, branches))
+                cin = width
+        head = MaskedOp([DropoutSite(cin, stage="head", block=0, branch="fc", layer=1, kernel=1)],
+                        nn.Linear(cin, num_classes))
+        self.body = ResNetBody(stem, nn.Sequential(*blocks), head)
+        self.finalize()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def compact_module(self) -> nn.Module:
+        blocks = []
+        for block in self.body.blocks:
+            branches = [compact_chain(list(br.ops)) for br in block.branches]
+            skip = block.skip
+            if isinstance(skip, DownsampleSkip):
+                pool = Geometry(((1, skip.stride, 0, 1),))
+                skip = DownsampleSkip(skip.stride, *(p.compact(upstream=pool)
+                                                     for p in (skip.path1, skip.path2)))
+            blocks.append(ResidualBlock(skip, branches))
+        stem = copy.deepcopy(self.body.stem)
+        return ResNetBody(stem, nn.Sequential(*blocks), self.body.classifier.compact()).eval()
+
+
+def _family(defaults: dict):
+    def build(**overrides) -> MultiBranchResNet:
+        return MultiBranchResNet(**{**defaults, **overrides})
+    return build
+
+
+_PAPER_M = dict(widths=(96, 192, 384), blocks_per_stage=4, branch_kernels=(3, 3), stem_channels=16)
+
+
+@register_supernet("supnet_m", family="multibranch_resnet", paper=True, paper_params=26.2e6)
+def supnet_m(**overrides):
+    """SupNet-M: two-branch ResNet 26 2x96d (shake-shake's net), CIFAR, 26.2M params."""
+    return _family(_PAPER_M)(**overrides)
+
+
+@register_supernet("supnet_mi", family="multibranch_resnet", paper=True, paper_params=72.7e6)
+def supnet_mi(**overrides):
+    """SupNet-MI: SupNet-M inflated to widths 160/320/640, CIFAR, 72.7M params."""
+    return _family({**_PAPER_M, "widths": (160, 320, 640)})(**overrides)
+
+
+@register_supernet("supnet_m_tiny", family="multibranch_resnet", input_size=8)
+def supnet_m_tiny(**overrides):
+    """A tiny two-branch ResNet (8/16/32 wide, 1 block per stage) for tests and digits."""
+    return _family(dict(widths=(8, 16, 32), blocks_per_stage=1, branch_kernels=(3, 3),
+                        stem_channels=8, in_channels=1))(**overrides)
+
+
+@register_supernet("supnet_m_small", family="multibranch_resnet", input_size=28)
+def supnet_m_small(**overrides):
+    """A small two-branch ResNet (3x3 and 5x5 branches, 16/32/64 wide) for CPU demos."""
+    return _family(dict(widths=(16, 32, 64), blocks_per_stage=1, branch_kernels=(3, 5),
+                        stem_channels=16, in_channels=1))(**overrides)
