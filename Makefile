@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 APT_PACKAGES := graphviz dataset-fashion-mnist chromium
 PYTEST_ARGS ?=
 # Extra pip arguments, e.g. PIP_ARGS='-c constraints.txt' or a CPU-only torch index.
-PIP_ARGS ?=
+PIP_ARGS ?= -c constraints.txt
 
 .PHONY: help setup system-packages demo test clean distclean
 
@@ -25,7 +25,7 @@ setup: $(STAMP) system-packages
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): pyproject.toml | $(BIN)/python
+$(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_ARGS) -e '.[dev]'
 	@touch $@
 

@@ -68,12 +68,12 @@ class ResNetBody(nn.Module):
 class MultiBranchResNet(Supernet):
     def __init__(self, widths=(96, 192, 384), blocks_per_stage: int = 4,
                  branch_kernels=(3, 3), stem_channels: int = 16, in_channels: int = 3,
-                 num_classes: int = 10):
+                 num_classes: int = 10, stem_stride: int = 1):
         super().__init__()
         widths, branch_kernels = tuple(widths), tuple(branch_kernels)
         if not 1 <= len(branch_kernels) <= 4:
             raise ValueError(f"branch_kernels={branch_kernels}: 1 to 4 branches")
-        stem = nn.Sequential(nn.Conv2d(in_channels, stem_channels, 3, 1, 1, bias=False),
+        stem = nn.Sequential(nn.Conv2d(in_channels, stem_channels, 3, stem_stride, 1, bias=False),
                              nn.BatchNorm2d(stem_channels))
         blocks, cin = [], stem_channels
         for stage, width in enumerate(widths):
@@ -144,6 +144,7 @@ def supnet_m_tiny(**overrides):
 
 @register_supernet("supnet_m_small", family="multibranch_resnet", input_size=28)
 def supnet_m_small(**overrides):
-    """A small two-branch ResNet (3x3 and 5x5 branches, 16/32/64 wide) for CPU demos."""
+    """A small two-branch ResNet (3x3 and 5x5 branches, 16/32/64 wide, stride-2 stem) for CPU
+    demos on 28x28 images."""
     return _family(dict(widths=(16, 32, 64), blocks_per_stage=1, branch_kernels=(3, 5),
-                        stem_channels=16, in_channels=1))(**overrides)
+                        stem_channels=16, in_channels=1, stem_stride=2))(**overrides)
