@@ -141,7 +141,7 @@ def _from_dict(cls, d: dict, prefix: str):
     for key, value in d.items():
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
-            hint = f" (did you mean {prefix}{close[0]!r}?)" if close else ""
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
             raise ConfigError(f"{prefix}{key}", value,
                               f"a known field of {prefix.rstrip('.') or 'the config'}: "
                               f"{', '.join(names)}{hint}")

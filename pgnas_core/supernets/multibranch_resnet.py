@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..compact_ops import Chain, Geometry, compact_chain
+from ..compact_ops import Chain, compact_chain
 from ..masked_op import MaskedOp
 from ..sites import DropoutSite
 from .base import Supernet
@@ -106,9 +106,8 @@ class MultiBranchResNet(Supernet):
             branches = [compact_chain(list(br.ops)) for br in block.branches]
             skip = block.skip
             if isinstance(skip, DownsampleSkip):
-                pool = Geometry(((1, skip.stride, 0, 1),))
-                skip = DownsampleSkip(skip.stride, *(p.compact(upstream=pool)
-                                                     for p in (skip.path1, skip.path2)))
+                # each path's input is already pooled, so a constant path needs no upstream
+                skip = DownsampleSkip(skip.stride, skip.path1.compact(), skip.path2.compact())
             blocks.append(ResidualBlock(skip, branches))
         stem = copy.deepcopy(self.body.stem)
         return ResNetBody(stem, nn.Sequential(*blocks), self.body.classifier.compact()).eval()
