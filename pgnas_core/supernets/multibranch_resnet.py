@@ -88,7 +88,7 @@ class MultiBranchResNet(Supernet):
                 else:
                     half = width // 2
                     skip = DownsampleSkip(stride, *(
-                        _conv_op(cin, n, 1, 1, branch="skip", layer=j + 1, **tags)
+                        _conv_op(cin, n, 1, 1, branch="skip", layer=1, path=j, **tags)
                         for j, n in enumerate((half, width - half))))
                 blocks.append(ResidualBlock(skip, branches))
                 cin = width
