@@ -61,17 +61,37 @@ def _run_config(run_dir: Path, overrides):
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; errors a user can act on print ONE line (no traceback unless
+    ``--debug``): exit 2 for bad input (like argparse), 1 for other failures, 130 for Ctrl-C."""
     args = build_parser().parse_args(argv)
+    from .errors import ConfigError, Interrupted
     try:
         return _dispatch(args)
+    except Interrupted as e:
+        if args.debug:
+            raise
+        print(f"pgnas: interrupted: {e}", file=sys.stderr)
+        return 130
     except PgnasError as e:
         if args.debug:
             raise
         print(f"pgnas: error: {e}", file=sys.stderr)
-        return 2
+        return 2 if isinstance(e, ConfigError) else 1
     except KeyboardInterrupt:
+        if args.debug:
+            raise
         print("pgnas: interrupted; resume with --resume", file=sys.stderr)
         return 130
+    finally:
+        from .distributed import shutdown
+        shutdown()
+
+
+def _init_distributed(cfg) -> None:
+    """Under torchrun, join the process group before any work."""
+    from .distributed import init_distributed, launched_by_torchrun
+    if launched_by_torchrun():
+        init_distributed(cfg.train.device, cfg.train.dist_backend)
 
 
 def _dispatch(args) -> int:
@@ -90,21 +110,30 @@ def _dispatch(args) -> int:
         return 0
     if args.command in ("search", "train"):
         cfg = resolve_config(args.preset, args.config, args.overrides)
+        _init_distributed(cfg)
         steps = ("train", "rank") if args.command == "search" else ("train",)
         summary = search(cfg, Path(args.out), resume=args.resume,
                          progress=not args.no_progress, steps=steps)
-        print(format_summary(summary))
-        print(f"results in {args.out}")
+        if _is_main():
+            print(format_summary(summary))
+            print(f"results in {args.out}")
         return 0
     if args.command == "rank":
         cfg = _run_config(args.out, args.overrides)
+        _init_distributed(cfg)
         summary = search(cfg, Path(args.out), resume=True, progress=not args.no_progress,
                          steps=("rank",))
-        print(format_summary(summary))
+        if _is_main():
+            print(format_summary(summary))
         return 0
     if args.command == "export":
         return _export(args)
     raise AssertionError(args.command)
+
+
+def _is_main() -> bool:
+    from .distributed import context
+    return context().is_main
 
 
 def _export(args) -> int:

@@ -102,3 +102,21 @@ def compact_chain(ops, act_first: bool = True, out_idx: torch.Tensor | None = No
         need = op.kept_inputs()[0]
     compacted.reverse()
     return Chain(compacted, act_first=act_first)
+
+
+def positions(kept: torch.Tensor, available: torch.Tensor) -> torch.Tensor:
+    """Where the channels ``kept`` (sorted indices of the full tensor) sit in a compact tensor
+    that holds only the ``available`` channels (sorted, a superset of ``kept``)."""
+    return torch.searchsorted(available.to(kept.device), kept)
+
+
+class Parallel(nn.Module):
+    """Several modules on one input, outputs concatenated along channels (a multi-branch
+    layer whose branch outputs are concatenated, as in SupNet-R-50)."""
+
+    def __init__(self, branches: list[nn.Module]):
+        super().__init__()
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([b(x) for b in self.branches], dim=1)

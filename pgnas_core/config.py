@@ -55,7 +55,10 @@ class TrainConfig:
     grad_clip: float = 5.0  # max gradient norm; 0 disables
     seed: int = 0  # weights, data order and dropout masks
     device: str = "auto"  # auto | cpu | cuda | cuda:N
-    keep_checkpoints: int = 2  # how many epoch checkpoints to keep
+    keep_checkpoints: int = 2  # how many checkpoints to keep (epoch ends and mid-epoch)
+    checkpoint_every_steps: int = 0  # also save inside an epoch every N steps; 0: epoch ends only
+    sync_bn: bool = True  # under torchrun: batch-norm statistics over the global batch
+    dist_backend: str = "auto"  # under torchrun: auto (nccl on GPUs, gloo on CPUs) | nccl | gloo
 
 
 @dataclass
@@ -64,6 +67,12 @@ class SearchConfig:
     seed: int = 0  # candidate i is drawn with seed `seed + i`
     random_baseline: bool = True  # also train and search the Random baseline (Table 3)
     finetune_epochs: int = 0  # fine-tune the winner (Tables 3, 5); 0: no fine-tuning
+    rank: str = "exhaustive"  # exhaustive: every candidate on the whole val split | racing
+    rank_engine: str = "auto"  # auto | batched (K candidates per pass) | compact (exported nets)
+    candidates_per_pass: int = 16  # K: candidates per forward pass of the batched engine
+    race_first_chunk: int = 250  # racing: val images of the first round (then doubling)
+    race_delta: float = 0.05  # racing: chance of dropping the best, shared over all tests
+    bn_recalibration_batches: int = 0  # re-estimate BN stats per candidate; 0: off (paper)
 
 
 @dataclass
@@ -80,6 +89,7 @@ class RunConfig:
         """Raise ConfigError naming the first bad field; return self when all are fine."""
         from .supernets import supernet_entry
 
+        _check_types(self, "")  # every field of the right type, even when built in Python
         supernet_entry(self.supernet.name)  # unknown names raise with a suggestion
         self.data.validate()
         p, t, s = self.posterior, self.train, self.search
@@ -105,9 +115,26 @@ class RunConfig:
                "an integer >= 1")
         _check("train.device", t.device, t.device in ("auto", "cpu", "cuda") or
                str(t.device).startswith("cuda:"), "auto, cpu, cuda or cuda:N")
+        _check("train.seed", t.seed, t.seed >= 0, "an integer >= 0")
+        _check("train.checkpoint_every_steps", t.checkpoint_every_steps,
+               t.checkpoint_every_steps >= 0, "an integer >= 0 (0: only at epoch ends)")
+        _choice("train.dist_backend", t.dist_backend, ("auto", "nccl", "gloo"))
+        _check("train.milestones", t.milestones,
+               all(isinstance(m, int) and not isinstance(m, bool) and m >= 1
+                   for m in t.milestones), "a list of epochs (integers >= 1)")
+        _check("search.seed", s.seed, s.seed >= 0, "an integer >= 0")
         _check("search.candidates", s.candidates, s.candidates >= 1, "an integer >= 1")
         _check("search.finetune_epochs", s.finetune_epochs, s.finetune_epochs >= 0,
                "an integer >= 0")
+        _choice("search.rank", s.rank, ("exhaustive", "racing"))
+        _choice("search.rank_engine", s.rank_engine, ("auto", "batched", "compact"))
+        _check("search.candidates_per_pass", s.candidates_per_pass, s.candidates_per_pass >= 1,
+               "an integer >= 1")
+        _check("search.race_first_chunk", s.race_first_chunk, s.race_first_chunk >= 2,
+               "an integer >= 2")
+        _check("search.race_delta", s.race_delta, 0 < s.race_delta < 1, "a number in (0, 1)")
+        _check("search.bn_recalibration_batches", s.bn_recalibration_batches,
+               s.bn_recalibration_batches >= 0, "an integer >= 0 (0: off)")
         return self
 
     # ---- (de)serialisation ----------------------------------------------------------------
@@ -120,6 +147,16 @@ class RunConfig:
     @classmethod
     def from_dict(cls, d: dict) -> "RunConfig":
         return _from_dict(cls, d or {}, "")
+
+
+def _check_types(obj, prefix: str) -> None:
+    hints = typing.get_type_hints(type(obj))
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            _check_types(value, f"{prefix}{f.name}.")
+        else:
+            _coerce(hints[f.name], value, f"{prefix}{f.name}")
 
 
 def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
@@ -171,6 +208,11 @@ def _coerce(tp, value, name: str):
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
             return float(value)
+        if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as text
+            try:
+                return float(value)
+            except ValueError:
+                pass
         raise ConfigError(name, value, "a number")
     if tp is str:
         if isinstance(value, str):
@@ -218,10 +260,14 @@ def apply_override(d: dict, assignment: str) -> dict:
         raise ConfigError(key, raw, "a value YAML can parse (number, true/false, [list], text)")
     parts = key.strip().split(".")
     node = d
+    if not all(parts):
+        raise ConfigError("--set", assignment, "section.field=value, for example train.lr=0.1")
     for part in parts[:-1]:
+        if not isinstance(node, dict):
+            break
         node = node.setdefault(part, {})
         if not isinstance(node, dict):
-            raise ConfigError(key, raw, f"{part} is not a section")
+            raise ConfigError(key, raw, f"{part} is a field, not a section")
     node[parts[-1]] = value
     return d
 

@@ -31,3 +31,15 @@ def unknown_name(field: str, value: str, known: Iterable[str]) -> ConfigError:
     close = difflib.get_close_matches(str(value), known, n=1)
     hint = f" (did you mean {close[0]!r}?)" if close else ""
     return ConfigError(field, value, f"one of {', '.join(known)}{hint}")
+
+
+class CheckpointError(PgnasError):
+    """A checkpoint cannot be read: names it and any older one to fall back on."""
+
+
+class TrainingDiverged(PgnasError, ArithmeticError):
+    """The loss became NaN or infinite: names the step, the last good checkpoint, the cause."""
+
+
+class Interrupted(PgnasError):
+    """Stopped on request (Ctrl-C) after saving a checkpoint; ``--resume`` continues."""

@@ -42,6 +42,12 @@ def rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor, count: i
 
 
 def best_candidate(table: pd.DataFrame) -> pd.Series:
-    """Highest validation accuracy; ties go to the lower loss, then the smaller net."""
+    """Highest validation accuracy; ties go to the lower loss, then the smaller net.
+
+    With racing (``evaluated_images`` column) only candidates scored on the whole split
+    compete: an eliminated candidate's accuracy is on fewer images.
+    """
+    if "evaluated_images" in table.columns and len(table):
+        table = table[table["evaluated_images"] == table["evaluated_images"].max()]
     order = table.sort_values(["val_acc", "val_loss", "params"], ascending=[False, True, True])
     return order.iloc[0]

@@ -19,13 +19,17 @@ from tqdm.auto import tqdm
 from .architecture import Architecture
 from .config import RunConfig
 from .data import load_data, stack_split
+from .data.checks import check_data_fits
 from .device import describe_device, resolve_device
 from .errors import PgnasError
 from .evaluation import evaluate
 from .export import export_subnet, save_subnet
 from .finetune import finetune
 from .flops import count_params
-from .ranking import best_candidate, rank_candidates
+from .distributed import barrier, context, rank_sharded
+from .fast_ranking import PARTIAL_FILE, RankOptions, fast_rank_candidates, remove_partial
+from .ranking import best_candidate
+from .sampling import candidate_seeds
 from .train import load_trained_supernet, train_supernet
 
 CANDIDATES_FILE, BEST_FILE, SUMMARY_FILE, SUBNET_DIR = (
@@ -39,7 +43,13 @@ def prepare_run_dir(out: Path, cfg: RunConfig, resume: bool) -> Path:
     if out.exists() and any(out.iterdir()) and not resume:
         raise PgnasError(f"run directory {out} already holds a run: resume it with --resume, "
                          f"or choose another --out")
+    barrier()  # every rank has checked before rank 0 writes
+    if not context().is_main:
+        barrier()
+        return out
     out.mkdir(parents=True, exist_ok=True)
+    if context().enabled:
+        barrier()  # pairs with the other ranks' wait: the folder exists now
     if resume and (out / "config.yaml").exists():
         return out
     (out / "config.yaml").write_text(cfg.to_yaml())
@@ -61,6 +71,28 @@ def environment_info(cfg: RunConfig) -> dict:
             "seed": cfg.train.seed, "search_seed": cfg.search.seed}
 
 
+def _partial_path(out: Path, rank: int, world_size: int) -> Path:
+    if world_size == 1:
+        return out / PARTIAL_FILE
+    return out / PARTIAL_FILE.replace(".csv", f".rank{rank}of{world_size}.csv")
+
+
+def _rank_resumable(cfg: RunConfig, net, x_val, y_val, out: Path, progress: bool):
+    """Score every candidate once (exhaustively, each on its own compact net), appending
+    finished rows to candidates.partial.csv, so a killed ranking resumes where it stopped;
+    under torchrun each rank ranks its share of the seeds."""
+    seeds = candidate_seeds(cfg.search.candidates, cfg.search.seed)
+    options = RankOptions(method="exhaustive", engine="compact",
+                          image_batch=cfg.data.eval_batch_size)
+
+    def shard(part, rank, world_size):
+        return fast_rank_candidates(net, x_val, y_val, part, cfg.search.seed, options,
+                                    partial_path=_partial_path(out, rank, world_size),
+                                    progress=progress and rank == 0)
+
+    return rank_sharded(shard, seeds)
+
+
 def rank_and_export(cfg: RunConfig, net, data, out: Path, progress: bool = True) -> dict:
     """Rank C posterior samples on the validation split, export the winner, report its test
     accuracy. Writes candidates.csv, best.json and subnet/; returns the best.json record."""
@@ -69,16 +101,21 @@ def rank_and_export(cfg: RunConfig, net, data, out: Path, progress: bool = True)
     x_val, y_val = stack_split(data.val)
     x_test, y_test = stack_split(data.test)
     tic = time.perf_counter()
-    table = rank_candidates(net, x_val.to(device), y_val.to(device), cfg.search.candidates,
-                            cfg.search.seed, cfg.data.eval_batch_size, progress)
+    table = _rank_resumable(cfg, net, x_val.to(device), y_val.to(device), out, progress)
     rank_seconds = time.perf_counter() - tic
+    if not context().is_main:  # rank 0 alone exports and writes
+        net.set_site_mode("mean")
+        return {}
     table.to_csv(out / CANDIDATES_FILE, index=False)
+    for partial in out.glob(PARTIAL_FILE.replace(".csv", "*.csv")):  # rank shards too
+        remove_partial(partial)
     best = best_candidate(table)
     from .sampling import sample_architecture
     arch = sample_architecture(net, int(best["seed"]))
     compact = export_subnet(net, arch)
-    masked_test = evaluate(net, x_test, y_test, cfg.data.eval_batch_size)  # net in hard mode
-    compact_test = evaluate(compact, x_test, y_test, cfg.data.eval_batch_size)
+    topk = _topk(data.info)
+    masked_test = evaluate(net, x_test, y_test, cfg.data.eval_batch_size, topk)  # hard mode
+    compact_test = evaluate(compact, x_test, y_test, cfg.data.eval_batch_size, topk)
     record = {
         "candidate": int(best["candidate"]), "seed": int(best["seed"]), "archid": arch.archid,
         "val_acc": float(best["val_acc"]), "val_loss": float(best["val_loss"]),
@@ -88,6 +125,8 @@ def rank_and_export(cfg: RunConfig, net, data, out: Path, progress: bool = True)
         "operation_drop": arch.operation_drop_proportion,
         "candidates": len(table), "rank_seconds": rank_seconds,
     }
+    if "top5" in compact_test:  # ImageNet-style reporting (Table 8)
+        record["test_top5"] = compact_test["top5"]
     if cfg.search.finetune_epochs > 0:
         finetune(compact, data.train, cfg.search.finetune_epochs, cfg.train.lr,
                  cfg.data.batch_size, cfg.train.seed, progress=progress)
@@ -104,9 +143,17 @@ def supernet_report(cfg: RunConfig, net, data) -> dict:
     """Test accuracy of the posterior-mean supernet and its size."""
     x_test, y_test = stack_split(data.test)
     with net.site_mode("mean"):
-        test = evaluate(net, x_test, y_test, cfg.data.eval_batch_size)
-    return {"test_acc": test["acc"], "params": count_params(net),
-            "mean_keep": sum(net.keep_probs().values()) / len(net.sites())}
+        test = evaluate(net, x_test, y_test, cfg.data.eval_batch_size, _topk(data.info))
+    report = {"test_acc": test["acc"], "params": count_params(net),
+              "mean_keep": sum(net.keep_probs().values()) / len(net.sites())}
+    if "top5" in test:
+        report["test_top5"] = test["top5"]
+    return report
+
+
+def _topk(info) -> tuple[int, ...]:
+    """Top-1, and top-5 where there are at least 5 classes (the paper's ImageNet tables)."""
+    return (1, 5) if info.num_classes >= 5 else (1,)
 
 
 def run_method(cfg: RunConfig, data, out: Path, method: str, resume: bool, progress: bool,
@@ -132,6 +179,7 @@ def search(cfg: RunConfig, out: Path, resume: bool = False, progress: bool = Tru
     out = prepare_run_dir(out, cfg, resume or steps != ("train", "rank"))
     tic = time.perf_counter()
     data = load_data(cfg.data)
+    check_data_fits(cfg, data)
     summary = {"config": cfg.supernet.name, "dataset": data.info.name,
                "sizes": {"train": len(data.train), "val": len(data.val), "test": len(data.test)},
                "device": describe_device(resolve_device(cfg.train.device))}
@@ -140,7 +188,8 @@ def search(cfg: RunConfig, out: Path, resume: bool = False, progress: bool = Tru
         summary["random"] = run_method(cfg, data, out / RANDOM_DIR, "random", resume, progress,
                                        steps)
     summary["wall_seconds"] = time.perf_counter() - tic
-    (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
+    if context().is_main:
+        (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
     return summary
 
 

@@ -29,6 +29,7 @@ class DataConfig:
     batch_size: int = 128  # training batch size
     eval_batch_size: int = 1000  # batch size for validation and test
     num_workers: int = 0  # DataLoader worker processes (0 = load in the main process)
+    device_loader: bool = False  # keep the training split on the device, augment batches there
 
     def validate(self) -> "DataConfig":
         """Raise ConfigError naming `data.<field>` for the first bad value; return self."""
@@ -36,7 +37,7 @@ class DataConfig:
             raise unknown_name("data.dataset", self.dataset, DATASETS)
         if self.root is not None and not isinstance(self.root, (str, os.PathLike)):
             raise ConfigError("data.root", self.root, "a path or null")
-        for name in ("download", "augment"):
+        for name in ("download", "augment", "device_loader"):
             if not isinstance(getattr(self, name), bool):
                 raise ConfigError(f"data.{name}", getattr(self, name), "true or false")
         _check_int("val_size", self.val_size, minimum=1)

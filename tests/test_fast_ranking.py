@@ -1,0 +1,228 @@
+"""The fast ranker gives the simple ranker's numbers (real digits data, a briefly trained net)."""
+import pandas as pd
+import pytest
+import torch
+
+from pgnas_core.config import resolve_config
+from pgnas_core.data import load_data, stack_split
+from pgnas_core.fast_ranking import (RankOptions, batched_outcomes, fast_rank_candidates,
+                                     module_outcomes, paired_eliminations, race_chunks,
+                                     stacked_masks)
+from pgnas_core.ranking import best_candidate, rank_candidates
+from pgnas_core.sampling import sample_architecture
+from pgnas_core.train import train_supernet
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """One thread: on a shared 2-core machine two threads are several times slower."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, one_thread):
+    """supnet_m_tiny trained 2 epochs on digits (a few seconds), its val and train tensors."""
+    torch.manual_seed(0)
+    cfg = resolve_config("digits", None, ["train.epochs=2", "train.device=cpu",
+                                          "posterior.l2=20"])
+    data = load_data(cfg.data)
+    net = train_supernet(cfg, data, tmp_path_factory.mktemp("run"), "pgnas", progress=False)
+    x_val, y_val = stack_split(data.val)
+    x_train, _ = stack_split(data.train.subset(torch.arange(len(data.train))))
+    return net, x_val, y_val, x_train
+
+
+def test_batched_pass_equals_one_candidate_at_a_time(trained):
+    """K candidates in one forward pass (per-row masks) = K separate hard-mask passes."""
+    net, x, y, _ = trained
+    seeds = [3, 11, 12, 40]
+    oc = batched_outcomes(net, stacked_masks(net, seeds), x[:120], y[:120], image_batch=50)
+    for k, seed in enumerate(seeds):
+        net.apply_architecture(sample_architecture(net, seed))
+        with torch.no_grad():
+            logits = net(x[:120])
+        loss = torch.nn.functional.cross_entropy(logits, y[:120], reduction="none").double()
+        assert torch.equal(oc.correct[k], logits.argmax(1) == y[:120])
+        assert torch.allclose(oc.loss[k], loss, atol=1e-5)
+    net.set_site_mode("mean")
+
+
+@pytest.mark.parametrize("engine", ["batched", "compact"])
+def test_exhaustive_fast_ranking_matches_the_simple_path(trained, engine):
+    net, x, y, _ = trained
+    simple = rank_candidates(net, x, y, count=12, base_seed=5, progress=False)
+    fast = fast_rank_candidates(net, x, y, seeds=range(5, 17), base_seed=5, progress=False,
+                                options=RankOptions(method="exhaustive", engine=engine,
+                                                    candidates_per_pass=5, image_batch=128))
+    assert list(fast["seed"]) == list(simple["seed"])
+    assert list(fast["candidate"]) == list(simple["candidate"])
+    assert list(fast["archid"]) == list(simple["archid"])
+    assert (fast["params"] == simple["params"]).all() and (fast["flops"] == simple["flops"]).all()
+    # per-image predictions may differ only where logits tie within float error: <= 1 image
+    assert (fast["val_acc"] - simple["val_acc"]).abs().max() <= 1 / len(y) + 1e-12
+    assert (fast["val_loss"] - simple["val_loss"]).abs().max() < 1e-4
+    assert (fast["evaluated_images"] == len(y)).all() and (fast["eliminated_round"] == -1).all()
+    assert best_candidate(fast)["seed"] == best_candidate(simple)["seed"]
+
+
+def test_paired_elimination_drops_only_the_clearly_worse():
+    g = torch.Generator().manual_seed(0)
+    n = 400
+    leader = torch.rand(n, generator=g) < 0.9
+    close = leader.clone()
+    close[:4] = ~close[:4]  # disagrees on 4 images: not separable
+    bad = leader & (torch.rand(n, generator=g) < 0.7)  # loses ~27% of the leader's hits
+    out = paired_eliminations(torch.stack([close, leader, bad]), z=3.0)
+    assert out.tolist() == [False, False, True]
+    # identical candidates never eliminate each other
+    assert not paired_eliminations(torch.stack([leader, leader]), z=0.0).any()
+
+
+def test_race_chunks_cover_the_split_once():
+    chunks = race_chunks(1000, 100)
+    assert chunks[0] == (0, 100) and chunks[-1][1] == 1000
+    assert all(a[1] == b[0] for a, b in zip(chunks, chunks[1:]))
+    assert [b - a for a, b in chunks][:3] == [100, 200, 400]
+
+
+def test_racing_returns_the_exhaustive_winner(trained):
+    """An easy case: half the candidates have their classifier input mostly dropped."""
+    net, x, y, _ = trained
+    seeds = list(range(30))
+    exhaustive = fast_rank_candidates(net, x, y, seeds, progress=False,
+                                      options=RankOptions(method="exhaustive", engine="batched"))
+    racing = fast_rank_candidates(net, x, y, seeds, progress=False,
+                                  options=RankOptions(method="racing", engine="batched",
+                                                      first_chunk=40))
+    win_e, win_r = best_candidate(exhaustive), best_candidate(racing)
+    assert win_r["val_acc"] >= win_e["val_acc"] - 1e-12
+    assert win_r["evaluated_images"] == len(y)  # the winner's accuracy is a full-split number
+    survivors = racing[racing["eliminated_round"] == -1]
+    assert (survivors["evaluated_images"] == len(y)).all()
+    # survivors' full-split numbers are the exhaustive ones
+    merged = survivors.merge(exhaustive, on="seed", suffixes=("", "_ex"))
+    assert (merged["val_acc"] - merged["val_acc_ex"]).abs().max() < 1e-12
+
+
+def test_racing_eliminates_clearly_worse_candidates_early(trained):
+    net, x, y, _ = trained
+    from pgnas_core.sites import logit
+    with torch.no_grad():  # make candidates diverse: keep about half of every site
+        saved = [s.theta.clone() for s in net.sites()]
+        for s in net.sites():
+            s.theta.fill_(logit(0.5))
+    try:
+        racing = fast_rank_candidates(net, x, y, list(range(40)), progress=False,
+                                      options=RankOptions(method="racing", first_chunk=40))
+    finally:
+        with torch.no_grad():
+            for s, t in zip(net.sites(), saved):
+                s.theta.copy_(t)
+    eliminated = racing[racing["eliminated_round"] >= 0]
+    assert len(eliminated) >= 10
+    assert (eliminated["evaluated_images"] < len(y)).all()
+    assert racing["evaluated_images"].sum() < 40 * len(y)
+    assert best_candidate(racing)["evaluated_images"] == len(y)
+
+
+def test_best_candidate_prefers_full_split_rows():
+    table = pd.DataFrame({"candidate": [0, 1], "seed": [0, 1], "val_acc": [0.99, 0.9],
+                          "val_loss": [0.1, 0.2], "params": [1, 1],
+                          "evaluated_images": [40, 300], "eliminated_round": [0, -1]})
+    assert best_candidate(table)["seed"] == 1
+
+
+@pytest.mark.parametrize("method", ["exhaustive", "racing"])
+def test_resume_skips_finished_candidates(trained, tmp_path, method):
+    net, x, y, _ = trained
+    seeds = list(range(20))
+    opts = RankOptions(method=method, engine="batched", candidates_per_pass=4, first_chunk=50)
+    reference = fast_rank_candidates(net, x, y, seeds, options=opts, progress=False)
+    partial = tmp_path / "candidates.partial.csv"
+
+    class Interrupt(Exception):
+        pass
+
+    def stop_after(n):
+        def hook(passes):
+            if passes >= n:
+                raise Interrupt
+        return hook
+
+    stop = reference.attrs["passes"] - 1  # interrupted during the last pass
+    with pytest.raises(Interrupt):
+        fast_rank_candidates(net, x, y, seeds, options=opts, partial_path=partial,
+                             progress=False, on_pass=stop_after(stop))
+    calls = []
+    resumed = fast_rank_candidates(net, x, y, seeds, options=opts, partial_path=partial,
+                                   progress=False, on_pass=calls.append)
+    assert 0 < len(calls) < reference.attrs["passes"]  # finished work was skipped
+    if method == "exhaustive":  # finished chunks of candidates are not evaluated again
+        assert len(calls) == reference.attrs["passes"] - (stop - 1)
+    pd.testing.assert_frame_equal(resumed.drop(columns=["val_loss"]),
+                                  reference.drop(columns=["val_loss"]))
+    assert (resumed["val_loss"] - reference["val_loss"]).abs().max() < 1e-9
+
+
+def test_shards_merge_into_the_unsharded_table(trained):
+    """Ranks ranking disjoint seed subsets give the same rows as one exhaustive ranking."""
+    net, x, y, _ = trained
+    opts = RankOptions(method="exhaustive", engine="batched")
+    whole = fast_rank_candidates(net, x, y, range(10, 18), base_seed=10, options=opts,
+                                 progress=False)
+    parts = [fast_rank_candidates(net, x, y, s, base_seed=10, options=opts, progress=False)
+             for s in ([10, 12, 14, 16], [11, 13, 15, 17])]
+    merged = pd.concat(parts).sort_values("candidate").reset_index(drop=True)
+    pd.testing.assert_frame_equal(merged, whole, check_dtype=False)
+
+
+def test_bn_recalibration_changes_statistics_only_temporarily(trained):
+    net, x, y, x_train = trained
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    opts = RankOptions(method="exhaustive", engine="compact", bn_recalibration_batches=3,
+                       bn_recalibration_batch_size=64)
+    recal = fast_rank_candidates(net, x, y, [1, 2, 3], options=opts, x_train=x_train,
+                                 progress=False)
+    plain = fast_rank_candidates(net, x, y, [1, 2, 3], progress=False,
+                                 options=RankOptions(method="exhaustive", engine="compact"))
+    after = net.state_dict()
+    assert all(torch.equal(before[k], after[k]) for k in before)  # the supernet is untouched
+    assert not recal["val_loss"].equals(plain["val_loss"])  # recalibration did something
+    with pytest.raises(ValueError, match="x_train"):
+        fast_rank_candidates(net, x, y, [1], options=opts, progress=False)
+
+
+def test_compact_outcomes_equal_masked_supernet(trained):
+    net, x, y, _ = trained
+    from pgnas_core.export import export_subnet
+    arch = sample_architecture(net, 7)
+    compact = export_subnet(net, arch)
+    a = module_outcomes(compact, x, y, 100)
+    b = module_outcomes(net, x, y, 100)  # net left in hard mode with arch's masks
+    assert (a.correct != b.correct).sum() <= 1
+    assert torch.allclose(a.loss, b.loss, atol=1e-4)
+    net.set_site_mode("mean")
+
+
+def test_hook_flops_equal_the_flop_counter(trained):
+    from pgnas_core.export import export_subnet
+    from pgnas_core.fast_ranking import conv_linear_flops
+    from pgnas_core.flops import count_flops
+    net, x, _, _ = trained
+    for seed in (0, 1):
+        compact = export_subnet(net, sample_architecture(net, seed))
+        assert conv_linear_flops(compact, tuple(x.shape[1:])) == count_flops(
+            compact, tuple(x.shape[1:]))
+    net.set_site_mode("mean")
+
+
+def test_sizes_for_survivors_only_leave_eliminated_rows_empty(trained):
+    net, x, y, _ = trained
+    t = fast_rank_candidates(net, x, y, range(30), progress=False,
+                             options=RankOptions(first_chunk=40, sizes="survivors"))
+    full = t["eliminated_round"] == -1
+    assert t.loc[full, "params"].notna().all()
+    assert t.loc[~full, "params"].isna().all()
