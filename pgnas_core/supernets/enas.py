@@ -258,7 +258,8 @@ class ENASTrunk(nn.Module):
 
 class ENASNet(Supernet):
     def __init__(self, out_filters: int = 36, num_layers: int = 15, normal_arc=NORMAL_ARC,
-                 reduce_arc=REDUCE_ARC, stem_multiplier: int = 3, aux_weight: float = 0.4,
+                 reduce_arc=REDUCE_ARC, stem_multiplier: int = 3, stem_stride: int = 1,
+                 aux_weight: float = 0.4,
                  drop_path_keep: float = 0.6, drop_path_ramp_steps: int = 0,
                  input_size: int = 32, in_channels: int = 3, num_classes: int = 10):
         super().__init__()
@@ -278,14 +279,15 @@ class ENASNet(Supernet):
         self.aux_logits: torch.Tensor | None = None
 
         c = out_filters
-        stem = nn.Sequential(nn.Conv2d(in_channels, stem_multiplier * c, 3, 1, 1, bias=False),
+        stem = nn.Sequential(nn.Conv2d(in_channels, stem_multiplier * c, 3, stem_stride, 1,
+                                       bias=False),
                              nn.BatchNorm2d(stem_multiplier * c))
         pool_distance = num_layers // 3
         pool_layers = (pool_distance, 2 * pool_distance + 1)
         total = num_layers + 2
         widths = [stem_multiplier * c, stem_multiplier * c]  # channels of the last two outputs
         larger = False  # is the older input at twice the newer one's resolution?
-        cells, stage, size = [], 0, input_size
+        cells, stage, size = [], 0, -(-input_size // stem_stride)
         self.aux_layer = pool_layers[-1] + 1 if self.aux_weight > 0 else None
         aux_in = None
         for layer_id in range(total):
@@ -361,6 +363,7 @@ def supnet_ei(**overrides):
 
 @register_supernet("supnet_e_small", family="enas", input_size=28)
 def supnet_e_small(**overrides):
-    """A small ENAS micro-cell net (the paper's arc, 3+2 layers, 8 filters, no aux head or drop-path) for CPU demos on 28x28 images."""
-    return _family(dict(out_filters=8, num_layers=3, aux_weight=0.0, drop_path_keep=1.0,
-                        input_size=28, in_channels=1, num_classes=10))(**overrides)
+    """A small ENAS micro-cell net (the paper's arc, 3+2 layers, 8 filters, stride-2 stem, no aux head or drop-path) for CPU demos on 28x28 images."""
+    return _family(dict(out_filters=8, num_layers=3, stem_stride=2, aux_weight=0.0,
+                        drop_path_keep=1.0, input_size=28, in_channels=1,
+                        num_classes=10))(**overrides)
