@@ -135,6 +135,9 @@ class RunConfig:
         _check("search.race_delta", s.race_delta, 0 < s.race_delta < 1, "a number in (0, 1)")
         _check("search.bn_recalibration_batches", s.bn_recalibration_batches,
                s.bn_recalibration_batches >= 0, "an integer >= 0 (0: off)")
+        _check("search.rank_engine", s.rank_engine,
+               s.bn_recalibration_batches == 0 or s.rank_engine != "batched",
+               "auto or compact when search.bn_recalibration_batches > 0")
         return self
 
     # ---- (de)serialisation ----------------------------------------------------------------

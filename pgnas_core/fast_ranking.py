@@ -9,15 +9,20 @@ on the whole validation split. Here the same numbers are computed faster:
   ``compact``: each candidate is exported as its compact network (fewer channels, fewer
   FLOPs) and run on the images. Both give per-image outcomes equal to the simple path's to
   float tolerance; which one is faster depends on the device and the kept fraction
-  (``benchmarks/bench_ranking.py`` measures both; ``auto`` applies the rule it supports).
+  (``benchmarks/`` measures both; ``auto`` applies the rule they support, see
+  :func:`choose_engine`). Params and FLOPs columns come from the compact export, FLOPs
+  counted with forward hooks (:func:`conv_linear_flops`, equal to ``count_flops``).
 - **Racing.** ``rank="racing"``: successive rounds over growing chunks of the validation
-  split (all candidates see the first chunk; chunk sizes double). After each round every
-  survivor is compared with the current leader on the *same* images (paired differences of
-  per-image correctness) and dropped when the one-sided normal confidence bound says the
-  leader is better (Bonferroni-corrected over candidates and rounds). Survivors run to the
-  end of the split, so every survivor's accuracy -- the winner's included -- is a full-split
-  number; eliminated rows carry their partial accuracy, ``evaluated_images`` and
-  ``eliminated_round``. ``rank="exhaustive"`` scores every candidate on every image.
+  split, visited in a fixed seeded random order (all candidates see the first chunk; chunk
+  sizes double). After each round every survivor is compared with the current leader on the
+  *same* images (paired differences of per-image correctness) and dropped when the one-sided
+  normal confidence bound, with the finite-population correction (the question is which
+  candidate is best on *this* split), says the leader is better; the error budget is
+  Bonferroni-shared over candidates and rounds. Survivors run to the end of the split, so
+  every survivor's accuracy -- the winner's included -- is a full-split number; eliminated
+  rows carry their partial accuracy, ``evaluated_images`` and ``eliminated_round``. The
+  compact engine keeps survivors' compact nets between rounds (bounded by
+  ``compact_cache_params``). ``rank="exhaustive"`` scores every candidate on every image.
 - **Batch-norm recalibration** (off by default, as in the paper): before scoring, a
   candidate's BN statistics are re-estimated on a few training batches under its mask.
 - **Resumable.** Finished rows are appended to a partial CSV (flushed) and the race state is
@@ -52,6 +57,7 @@ FAST_COLUMNS = ["candidate", "seed", "archid", "val_acc", "val_loss", "params", 
                 "kept_fraction", "dropped_ops", "ops", "evaluated_images", "eliminated_round"]
 
 PARTIAL_FILE, RACE_STATE_FILE = "candidates.partial.csv", "candidates.race.pt"
+RACE_ORDER_SEED = 0  # racing visits the validation images in this seeded random order
 
 
 # ---- candidate masks -------------------------------------------------------------------------
@@ -186,14 +192,18 @@ def bonferroni_z(candidates: int, rounds: int, delta: float) -> float:
     return NormalDist().inv_cdf(1 - delta / max(candidates * rounds, 1))
 
 
-def paired_eliminations(correct: torch.Tensor, z: float) -> torch.Tensor:
+def paired_eliminations(correct: torch.Tensor, z: float,
+                        population: int | None = None) -> torch.Tensor:
     """Which candidates are confidently worse than the leader on the shared images.
 
     correct: (K, n) per-image correctness of K candidates on the same n images. The leader
     has the most correct images (ties: the lowest row). For each other row i, the paired
     differences d = correct[leader] - correct[i] (values -1, 0, 1) give the bound
-    mean(d) - z * sd(d) / sqrt(n); i is eliminated when it is > 0. With d identically zero
-    (never disagreeing) nothing is eliminated. Returns a (K,) bool tensor.
+    mean(d) - z * sd(d) / sqrt(n) * fpc; i is eliminated when it is > 0. ``population``: the
+    n images are a random sample without replacement of a split of this many images, and
+    the question is which candidate is best *on that split*: the finite-population
+    correction fpc = sqrt((N - n) / (N - 1)) shrinks the bound to 0 as n reaches N (then the
+    comparison is exact). With d identically zero nothing is eliminated. Returns (K,) bool.
     """
     k, n = correct.shape
     if k < 2 or n < 2:
@@ -203,7 +213,8 @@ def paired_eliminations(correct: torch.Tensor, z: float) -> torch.Tensor:
     d = c[leader][None] - c  # (K, n)
     mean = d.mean(1)
     sd = d.std(1, unbiased=True)
-    lower = mean - z * sd / math.sqrt(n)
+    fpc = 1.0 if population is None else math.sqrt(max(population - n, 0) / max(population - 1, 1))
+    lower = mean - z * sd * fpc / math.sqrt(n)
     out = (lower > 0) & (sd > 0)
     out[leader] = False
     return out
@@ -234,13 +245,16 @@ class RankOptions:
     bn_recalibration_batch_size: int = 128
     gpu_fast: bool = True  # channels-last + bf16 autocast for the batched engine on CUDA
     sizes: str = "all"  # params/FLOPs columns for: all | survivors (eliminated rows get NaN)
+    compact_cache_params: int = 50_000_000  # racing: compact nets kept between rounds (params)
 
 
 def choose_engine(supernet, device: torch.device, options: RankOptions) -> str:
     """The engine ``auto`` means: BN recalibration needs one candidate at a time (compact);
-    on a GPU, K candidates per pass fill the device (batched); on a CPU a pass is already
-    compute-bound, so the compact net's fewer FLOPs win when the mean keep-probability is
-    low enough to pay for the export (measured in benchmarks/bench_ranking.py)."""
+    on a GPU, K candidates per pass fill the device (batched; not measured in the session
+    that wrote this); on a CPU a pass is already compute-bound (about 40-50% of a plain
+    matmul's FLOP/s, benchmarks/bench_flops.py), so the compact net's fewer FLOPs win unless
+    nearly every channel is kept: on the demo supernet (mean keep 0.81) compact took about
+    half the batched engine's time per candidate."""
     if options.engine != "auto":
         return options.engine
     if options.bn_recalibration_batches > 0:
@@ -252,8 +266,9 @@ def choose_engine(supernet, device: torch.device, options: RankOptions) -> str:
     return "compact" if keep < COMPACT_KEEP_THRESHOLD else "batched"
 
 
-#: Below this mean keep-probability the CPU's ``auto`` picks the compact engine.
-COMPACT_KEEP_THRESHOLD = 0.75
+#: Below this mean keep-probability the CPU's ``auto`` picks the compact engine (above
+#: it the export costs more than the FLOPs it saves).
+COMPACT_KEEP_THRESHOLD = 0.95
 
 
 @torch.no_grad()
@@ -373,7 +388,13 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
     if x_train is not None:
         x_train = x_train.to(device)
     engine = choose_engine(supernet, device, options)
+    if recal > 0 and engine == "batched":
+        raise ValueError("BN recalibration needs one candidate at a time: use the compact "
+                         "(or auto) engine")
     n = len(x_val)
+    if options.method == "racing":  # chunks are random samples of the split (seeded, fixed)
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(RACE_ORDER_SEED))
+        x_val, y_val = x_val[perm.to(device)], y_val[perm.to(device)]
     chunks = race_chunks(n, options.first_chunk) if options.method == "racing" else [(0, n)]
     z = bonferroni_z(len(seeds), len(chunks), options.delta)
     key = {"seeds": seeds, "n_val": n, "method": options.method, "chunks": chunks,
@@ -397,6 +418,8 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
 
     input_shape = tuple(x_val.shape[1:])
     size_cache: dict = {}
+    compacts: dict = {}  # seed -> compact net, kept between racing rounds (bounded)
+    cached_params, cached_sizes = [0], {}
     passes = [0]
     bn_saved = _bn_state(supernet) if recal > 0 else None
     supernet.eval()
@@ -409,15 +432,23 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
         else:
             parts = []
             for seed in group:
-                from .sampling import sample_architecture
-                arch = sample_architecture(supernet, seed)
-                supernet.apply_architecture(arch)
-                if recal > 0:
-                    recalibrate_bn(supernet, x_train, recal, options.bn_recalibration_batch_size)
-                compact = export_subnet(supernet, arch)
-                size_cache.setdefault(arch.archid, _sizes(compact, input_shape))
-                if recal > 0:
-                    _load_bn_state(supernet, bn_saved)
+                compact = compacts.get(seed)
+                if compact is None:
+                    from .sampling import sample_architecture
+                    arch = sample_architecture(supernet, seed)
+                    supernet.apply_architecture(arch)
+                    if recal > 0:
+                        recalibrate_bn(supernet, x_train, recal,
+                                       options.bn_recalibration_batch_size)
+                    compact = export_subnet(supernet, arch)
+                    sizes = _sizes(compact, input_shape)
+                    size_cache.setdefault(arch.archid, sizes)
+                    if recal > 0:
+                        _load_bn_state(supernet, bn_saved)
+                    if hi < n and cached_params[0] + sizes[0] <= options.compact_cache_params:
+                        compacts[seed] = compact  # reused in the next racing round
+                        cached_sizes[seed] = sizes[0]
+                        cached_params[0] += sizes[0]
                 parts.append(module_outcomes(compact, xs, ys, options.image_batch))
             out = Outcomes(torch.cat([p.correct for p in parts]), torch.cat([p.loss for p in parts]))
         passes[0] += 1
@@ -458,12 +489,15 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
                 break
             seen_outcomes = seen_outcomes.extend(Outcomes(
                 torch.cat([p.correct for p in parts]), torch.cat([p.loss for p in parts])))
-            out = paired_eliminations(seen_outcomes.correct, z)
+            out = paired_eliminations(seen_outcomes.correct, z, population=n)
             dropped = [s for s, o in zip(survivors, out.tolist()) if o]
             new = [finish(s, seen_outcomes.select([j]), rnd)
                    for j, (s, o) in enumerate(zip(survivors, out.tolist())) if o]
             partial.append(new)
             rows += new
+            for seed in dropped:
+                if compacts.pop(seed, None) is not None:
+                    cached_params[0] -= cached_sizes.pop(seed)
             keep = (~out).nonzero().flatten()
             survivors = [survivors[j] for j in keep.tolist()]
             seen_outcomes = seen_outcomes.select(keep)
@@ -488,3 +522,28 @@ def remove_partial(partial_path: str | Path) -> None:
     p = Path(partial_path)
     p.unlink(missing_ok=True)
     p.with_name(RACE_STATE_FILE).unlink(missing_ok=True)
+
+
+def export_candidate(supernet, seed: int, x_train: torch.Tensor | None = None,
+                     bn_recalibration_batches: int = 0, batch_size: int = 128):
+    """(compact net, architecture) of the candidate drawn with ``seed``, its BN statistics
+    recalibrated as in the ranking when ``bn_recalibration_batches`` > 0 (the supernet's own
+    statistics are restored). Leaves the supernet in hard mode with the candidate's masks."""
+    from .sampling import sample_architecture
+    arch = sample_architecture(supernet, seed)
+    if bn_recalibration_batches <= 0:
+        return export_subnet(supernet, arch), arch
+    if x_train is None:
+        raise ValueError("BN recalibration needs x_train")
+    saved = _bn_state(supernet)
+    was_training = supernet.training
+    supernet.eval()
+    try:
+        supernet.apply_architecture(arch)
+        recalibrate_bn(supernet, x_train.to(next(supernet.parameters()).device),
+                       bn_recalibration_batches, batch_size)
+        compact = export_subnet(supernet, arch)
+    finally:
+        _load_bn_state(supernet, saved)
+        supernet.train(was_training)
+    return compact, arch

@@ -77,16 +77,22 @@ def _partial_path(out: Path, rank: int, world_size: int) -> Path:
     return out / PARTIAL_FILE.replace(".csv", f".rank{rank}of{world_size}.csv")
 
 
-def _rank_resumable(cfg: RunConfig, net, x_val, y_val, out: Path, progress: bool):
-    """Score every candidate once (exhaustively, each on its own compact net), appending
-    finished rows to candidates.partial.csv, so a killed ranking resumes where it stopped;
-    under torchrun each rank ranks its share of the seeds."""
-    seeds = candidate_seeds(cfg.search.candidates, cfg.search.seed)
-    options = RankOptions(method="exhaustive", engine="compact",
-                          image_batch=cfg.data.eval_batch_size)
+def _rank_resumable(cfg: RunConfig, net, x_val, y_val, out: Path, progress: bool,
+                    x_train=None):
+    """Score the candidates (search.rank: exhaustive or racing; search.rank_engine),
+    appending finished rows to candidates.partial.csv, so a killed ranking resumes where it
+    stopped; under torchrun each rank ranks its share of the seeds."""
+    s = cfg.search
+    seeds = candidate_seeds(s.candidates, s.seed)
+    options = RankOptions(method=s.rank, engine=s.rank_engine,
+                          candidates_per_pass=s.candidates_per_pass,
+                          image_batch=cfg.data.eval_batch_size, first_chunk=s.race_first_chunk,
+                          delta=s.race_delta, bn_recalibration_batches=s.bn_recalibration_batches,
+                          bn_recalibration_batch_size=cfg.data.batch_size)
 
     def shard(part, rank, world_size):
         return fast_rank_candidates(net, x_val, y_val, part, cfg.search.seed, options,
+                                    x_train=x_train,
                                     partial_path=_partial_path(out, rank, world_size),
                                     progress=progress and rank == 0)
 
@@ -101,7 +107,10 @@ def rank_and_export(cfg: RunConfig, net, data, out: Path, progress: bool = True)
     x_val, y_val = stack_split(data.val)
     x_test, y_test = stack_split(data.test)
     tic = time.perf_counter()
-    table = _rank_resumable(cfg, net, x_val.to(device), y_val.to(device), out, progress)
+    x_train = (stack_split(data.train)[0] if cfg.search.bn_recalibration_batches > 0
+               else None)  # un-augmented training images for BN recalibration
+    table = _rank_resumable(cfg, net, x_val.to(device), y_val.to(device), out, progress,
+                            x_train)
     rank_seconds = time.perf_counter() - tic
     if not context().is_main:  # rank 0 alone exports and writes
         net.set_site_mode("mean")
@@ -110,9 +119,9 @@ def rank_and_export(cfg: RunConfig, net, data, out: Path, progress: bool = True)
     for partial in out.glob(PARTIAL_FILE.replace(".csv", "*.csv")):  # rank shards too
         remove_partial(partial)
     best = best_candidate(table)
-    from .sampling import sample_architecture
-    arch = sample_architecture(net, int(best["seed"]))
-    compact = export_subnet(net, arch)
+    from .fast_ranking import export_candidate
+    compact, arch = export_candidate(net, int(best["seed"]), x_train,
+                                     cfg.search.bn_recalibration_batches, cfg.data.batch_size)
     topk = _topk(data.info)
     masked_test = evaluate(net, x_test, y_test, cfg.data.eval_batch_size, topk)  # hard mode
     compact_test = evaluate(compact, x_test, y_test, cfg.data.eval_batch_size, topk)

@@ -22,6 +22,7 @@ from .checkpoint import (latest_checkpoint, load_checkpoint, rng_states, save_ep
                          set_rng_states)
 from .config import RunConfig
 from .data import stack_split
+from .data.device_loader import device_epoch_loader
 from .data_order import epoch_loader, seed_step, steps_per_epoch as count_steps
 from .device import resolve_device
 from .distributed import (DistContext, all_reduce_sum, context, convert_sync_batchnorm,
@@ -200,8 +201,10 @@ def train_supernet(cfg: RunConfig, data, out_dir: Path, method: str | None = Non
             first = start_step if epoch == start_epoch else 0
             if first == 0:
                 sums = torch.zeros(4, dtype=torch.float64)  # loss*b, ce*b, correct, n
-            loader = epoch_loader(data.train, batch, t.seed, epoch, first, ctx.rank,
-                                  ctx.world_size, cfg.data.num_workers)
+            loader = (device_epoch_loader(data.train, batch, t.seed, epoch, first, ctx.rank,
+                                          ctx.world_size, device) if cfg.data.device_loader else
+                      epoch_loader(data.train, batch, t.seed, epoch, first, ctx.rank,
+                                   ctx.world_size, cfg.data.num_workers))
             bar = tqdm(total=steps - first, desc=f"{method} epoch {epoch}/{t.epochs}",
                        disable=not progress or not ctx.is_main, leave=False)
             it = iter(loader)

@@ -226,3 +226,45 @@ def test_sizes_for_survivors_only_leave_eliminated_rows_empty(trained):
     full = t["eliminated_round"] == -1
     assert t.loc[full, "params"].notna().all()
     assert t.loc[~full, "params"].isna().all()
+
+
+def test_finite_population_bound_is_exact_on_the_whole_split():
+    """Seen every image of the split: a candidate with fewer hits is worse on that split."""
+    leader = torch.tensor([1, 1, 1, 1, 0, 1, 1, 1, 1, 1], dtype=torch.bool)
+    other = leader.clone()
+    other[0] = False  # one image fewer
+    both = torch.stack([leader, other])
+    assert paired_eliminations(both, z=5.0, population=10).tolist() == [False, True]
+    assert not paired_eliminations(both, z=5.0).any()  # as a sample: not significant
+
+
+@pytest.mark.parametrize("field,value", [("rank", "fastest"), ("rank_engine", "gpu"),
+                                         ("candidates_per_pass", 0), ("race_first_chunk", 1),
+                                         ("race_delta", 1.5), ("bn_recalibration_batches", -1)])
+def test_ranking_config_fields_are_validated(field, value):
+    from pgnas_core.errors import ConfigError
+    with pytest.raises(ConfigError, match=f"search.{field}"):
+        resolve_config("digits", None, [f"search.{field}={value}"])
+
+
+def test_recalibration_with_the_batched_engine_is_refused():
+    from pgnas_core.errors import ConfigError
+    with pytest.raises(ConfigError, match="search.rank_engine"):
+        resolve_config("digits", None, ["search.bn_recalibration_batches=2",
+                                        "search.rank_engine=batched"])
+
+
+def test_exported_winner_carries_the_ranking_batch_norm(trained):
+    """With recalibration, the exported net scores what the ranking reported."""
+    from pgnas_core.evaluation import evaluate
+    from pgnas_core.fast_ranking import export_candidate
+    net, x, y, x_train = trained
+    opts = RankOptions(method="exhaustive", engine="compact", bn_recalibration_batches=3,
+                       bn_recalibration_batch_size=64)
+    row = fast_rank_candidates(net, x, y, [4], options=opts, x_train=x_train,
+                               progress=False).iloc[0]
+    compact, _ = export_candidate(net, 4, x_train, 3, 64)
+    assert abs(evaluate(compact, x, y)["acc"] - row["val_acc"]) < 1e-9
+    plain, _ = export_candidate(net, 4)
+    assert abs(evaluate(plain, x, y)["loss"] - row["val_loss"]) > 1e-6
+    net.set_site_mode("mean")

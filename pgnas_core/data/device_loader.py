@@ -6,10 +6,12 @@ training step on a CPU. :class:`DeviceLoader` holds the uint8 images on the devi
 applies the same augmentation -- zero-pad + random crop, horizontal flip, normalise, cutout --
 to a whole batch with tensor ops. The augmentation *distribution* equals the per-image
 pipeline's (``tests/test_device_loader.py`` checks the statistics); the random draws come from
-the loader's own seeded generator, so the individual draws differ. The batch order equals
-:func:`pgnas_core.data.make_loader`'s for the same seed.
+the loader's own seeded generator, so the individual draws differ from the default
+loader's. The batch order is the default loader's (``pgnas_core.data_order``).
 """
 from __future__ import annotations
+
+import weakref
 
 import torch
 
@@ -67,50 +69,71 @@ def augment_batch(x: torch.Tensor, augment: Augment | None, mean: torch.Tensor,
     return x
 
 
-class DeviceLoader:
-    """Iterate (x, y) training batches of a :class:`TensorImageDataset` held on ``device``.
+_DEVICE_COPIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
-    One pass = one epoch; ``seed`` fixes the order (as ``make_loader``'s) and the augmentation.
+
+def on_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """``t`` on ``device``, copied once per (tensor, device) and reused every epoch."""
+    if t.device == device:
+        return t
+    copies = _DEVICE_COPIES.setdefault(t, {})
+    if device not in copies:
+        copies[device] = t.to(device)
+    return copies[device]
+
+
+class DeviceLoader:
+    """This rank's training batches of one epoch of a :class:`TensorImageDataset`, made on
+    ``device`` from the uint8 split held there.
+
+    The order is :func:`pgnas_core.data_order.epoch_order` (the default loader's), global
+    batch ``s`` is the same slice of it, and its augmentation is drawn from a generator seeded
+    by (seed, epoch, s): a resumed or sharded run sees the same batches. Each rank augments
+    the whole global batch and keeps its share (exact under sharding; augmentation is cheap).
     """
 
-    def __init__(self, dataset: TensorImageDataset, batch_size: int, shuffle: bool = True,
-                 seed: int = 0, device: torch.device | str = "cpu", drop_last: bool = False):
+    def __init__(self, dataset: TensorImageDataset, batch_size: int, seed: int = 0,
+                 epoch: int = 1, start_step: int = 0, rank: int = 0, world_size: int = 1,
+                 device: torch.device | str = "cpu"):
         if not isinstance(dataset, TensorImageDataset):
             raise TypeError(f"DeviceLoader needs an in-memory TensorImageDataset, got "
-                            f"{type(dataset).__name__}; use make_loader for other datasets")
+                            f"{type(dataset).__name__}; use the default loader for other datasets")
         self.device = torch.device(device)
-        self.images = dataset.images.to(self.device)  # (N, C, H, W) uint8, stays on the device
-        self.labels = dataset.labels.to(self.device)
-        self.scale = dataset.scale
-        self.augment = dataset.augment
+        self.images = on_device(dataset.images, self.device)  # (N, C, H, W) uint8
+        self.labels = on_device(dataset.labels, self.device)
+        self.scale, self.augment = dataset.scale, dataset.augment
         self.mean = torch.tensor(dataset.mean, device=self.device).view(1, -1, 1, 1)
         self.std = torch.tensor(dataset.std, device=self.device).view(1, -1, 1, 1)
-        self.batch_size, self.shuffle, self.seed, self.drop_last = (
-            batch_size, shuffle, seed, drop_last)
+        self.batch_size, self.seed, self.epoch = batch_size, seed, epoch
+        self.start_step, self.rank, self.world_size = start_step, rank, world_size
 
     def __len__(self) -> int:
-        n = len(self.images)
-        return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
+        from ..data_order import steps_per_epoch
+        return steps_per_epoch(len(self.images), self.batch_size) - self.start_step
 
     def __iter__(self):
+        from ..data_order import batch_positions, epoch_order, mix_seed, steps_per_epoch
         n = len(self.images)
-        # The same permutation as DataLoader(shuffle=True, generator=Generator().manual_seed(seed)).
-        order = (torch.randperm(n, generator=torch.Generator().manual_seed(self.seed))
-                 if self.shuffle else torch.arange(n)).to(self.device)
-        gen = torch.Generator(device=self.device).manual_seed(self.seed + 1)
-        for i in range(0, n, self.batch_size):
-            idx = order[i:i + self.batch_size]
-            if self.drop_last and len(idx) < self.batch_size:
-                break
+        order = epoch_order(n, self.seed, self.epoch).to(self.device)
+        for step in range(self.start_step, steps_per_epoch(n, self.batch_size)):
+            pos = batch_positions(n, self.batch_size, step)
+            idx = order[pos.start:pos.stop]
+            gen = torch.Generator(device=self.device).manual_seed(
+                mix_seed(self.seed, self.epoch, step, 0xDE71CE))
             x = self.images[idx].float() / self.scale  # (B, C, H, W) in [0, 1]
-            yield augment_batch(x, self.augment, self.mean, self.std, gen), self.labels[idx]
+            x = augment_batch(x, self.augment, self.mean, self.std, gen)
+            lo = self.rank * len(idx) // self.world_size
+            hi = (self.rank + 1) * len(idx) // self.world_size
+            yield x[lo:hi], self.labels[idx[lo:hi]]
 
 
-def make_train_loader(dataset, batch_size: int, seed: int, device, device_loader: bool,
-                      num_workers: int = 0):
-    """The training loader: a :class:`DeviceLoader` when asked for and the split is in memory,
-    else :func:`~pgnas_core.data.make_loader` (the default; unchanged numbers)."""
-    if device_loader and isinstance(dataset, TensorImageDataset):
-        return DeviceLoader(dataset, batch_size, shuffle=True, seed=seed, device=device)
-    from .loader import make_loader
-    return make_loader(dataset, batch_size, shuffle=True, seed=seed, num_workers=num_workers)
+def device_epoch_loader(dataset, batch_size: int, seed: int, epoch: int, start_step: int = 0,
+                        rank: int = 0, world_size: int = 1, device="cpu", num_workers: int = 0):
+    """``epoch_loader``'s signature plus ``device``: a :class:`DeviceLoader` for an in-memory
+    split, else the default per-image loader (datasets that do not fit in memory)."""
+    if isinstance(dataset, TensorImageDataset):
+        return DeviceLoader(dataset, batch_size, seed, epoch, start_step, rank, world_size,
+                            device)
+    from ..data_order import epoch_loader
+    return epoch_loader(dataset, batch_size, seed, epoch, start_step, rank, world_size,
+                        num_workers)

@@ -143,7 +143,8 @@ def supnet_m_tiny(**overrides):
 
 @register_supernet("supnet_m_small", family="multibranch_resnet", input_size=28)
 def supnet_m_small(**overrides):
-    """A small two-branch ResNet (3x3 and 5x5 branches, 16/32/64 wide, stride-2 stem) for CPU
-    demos on 28x28 images."""
+    """A small two-branch ResNet (3x3 and 5x5 branches, 16/32/64, stride-2 stem) for CPU demos.
+
+    Meant for 28x28 images: the stride-2 stem makes it about four times cheaper per image."""
     return _family(dict(widths=(16, 32, 64), blocks_per_stage=1, branch_kernels=(3, 5),
                         stem_channels=16, in_channels=1, stem_stride=2))(**overrides)

@@ -1,0 +1,101 @@
+"""Ranking: the naive exhaustive loop vs the fast ranker on the demo supernet (Fashion-MNIST).
+
+Naive = ``pgnas_core.ranking.rank_candidates``: per candidate, rebuild the masks, run the whole
+validation split through the masked supernet, export it and count its FLOPs (the official
+code's way, minus the checkpoint reload). Fast = ``fast_rank_candidates`` (engines batched and
+compact, exhaustive and racing). Both sides run in this process; ratios are what to read.
+
+Sizes above ``--naive-max`` run the naive loop on its first ``--naive-sample`` candidates only
+and extrapolate linearly (its cost per candidate does not depend on C); the CSV says so.
+The winner check: for ``--seeds`` disjoint seed blocks of ``--check-c`` candidates, racing's
+winner vs the exhaustive winner (same engine), both full-split accuracies.
+
+    python benchmarks/bench_ranking.py            # C = 50, 500; 10 winner-check seeds
+    python benchmarks/bench_ranking.py --quick    # C = 20; 3 seeds
+    python benchmarks/bench_ranking.py --sizes 50,500,1500
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+
+import _common
+from pgnas_core.data import stack_split
+from pgnas_core.fast_ranking import RankOptions, fast_rank_candidates
+from pgnas_core.ranking import best_candidate, rank_candidates
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--sizes", default="50,500")
+    ap.add_argument("--naive-max", type=int, default=50, help="largest C the naive loop runs fully")
+    ap.add_argument("--naive-sample", type=int, default=10)
+    ap.add_argument("--seeds", type=int, default=10)
+    ap.add_argument("--check-c", type=int, default=20)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--quick", action="store_true")
+    a = ap.parse_args(argv)
+    if a.quick:
+        a.sizes, a.seeds, a.check_c, a.naive_sample = "20", 3, 10, 5
+    torch.set_num_threads(a.threads)
+    cfg, net, data = _common.demo_supernet()
+    x, y = stack_split(data.val)
+    rows, wall = [], time.perf_counter()
+
+    def fast(seeds, method, engine):
+        opts = RankOptions(method=method, engine=engine, image_batch=cfg.data.eval_batch_size)
+        return _common.timed(fast_rank_candidates, net, x, y, seeds, options=opts,
+                             progress=False)
+
+    for c in [int(s) for s in a.sizes.split(",")]:
+        seeds = list(range(c))
+        n_naive = c if c <= a.naive_max else a.naive_sample
+        naive, t_naive = _common.timed(rank_candidates, net, x, y, n_naive, progress=False)
+        t_naive_total = t_naive * c / n_naive
+        ex_winner = best_candidate(naive) if n_naive == c else None
+        rows.append(dict(C=c, method="naive", engine="masked", seconds=t_naive_total,
+                         s_per_candidate=t_naive / n_naive, measured_candidates=n_naive,
+                         extrapolated=n_naive < c, images=c * len(y),
+                         winner_val_acc=None if ex_winner is None else ex_winner["val_acc"]))
+        configs = [("exhaustive", "compact"), ("racing", "compact")]
+        if c <= a.naive_max:
+            configs += [("racing", "batched")]
+        for method, engine in configs:
+            table, t = fast(seeds, method, engine)
+            w = best_candidate(table)
+            if method == "exhaustive" and ex_winner is None:
+                ex_winner = w
+            rows.append(dict(C=c, method=method, engine=engine, seconds=t, s_per_candidate=t / c,
+                             measured_candidates=c, extrapolated=False,
+                             images=int(table["evaluated_images"].sum()),
+                             winner_val_acc=w["val_acc"],
+                             speedup_vs_naive=t_naive_total / t))
+            print(f"C={c:5d} {method:10s} {engine:8s} {t:8.1f}s  {t / c:.3f}s/cand  "
+                  f"x{t_naive_total / t:5.2f} vs naive ({t_naive_total:.1f}s"
+                  f"{' extrapolated' if n_naive < c else ''})  winner val acc "
+                  f"{w['val_acc']:.4f}  images {rows[-1]['images']}")
+
+    agree = []
+    for s in range(a.seeds):
+        seeds = list(range(1000 + s * a.check_c, 1000 + (s + 1) * a.check_c))
+        ex, t_ex = fast(seeds, "exhaustive", "compact")
+        ra, t_ra = fast(seeds, "racing", "compact")
+        we, wr = best_candidate(ex), best_candidate(ra)
+        gap = 100 * (we["val_acc"] - wr["val_acc"])
+        agree.append(gap <= 0.1 + 1e-9)
+        rows.append(dict(C=a.check_c, method="winner_check", engine="compact", seed_block=s,
+                         seconds=t_ra, exhaustive_seconds=t_ex, winner_val_acc=wr["val_acc"],
+                         exhaustive_winner_val_acc=we["val_acc"], gap_points=gap,
+                         same_winner=int(we["seed"]) == int(wr["seed"]),
+                         images=int(ra["evaluated_images"].sum())))
+        print(f"seed block {s}: exhaustive winner {we['val_acc']:.4f} racing winner "
+              f"{wr['val_acc']:.4f} gap {gap:.2f} points; racing {t_ra:.1f}s vs {t_ex:.1f}s")
+    print(f"racing within 0.1 points of the exhaustive winner in {sum(agree)}/{len(agree)} seeds")
+    _common.write_results("ranking", rows, {"args": vars(a), "wall_seconds":
+                                             time.perf_counter() - wall, "val_images": len(y)})
+
+
+if __name__ == "__main__":
+    main()
