@@ -334,7 +334,9 @@ class _Partial:
     def finished(self) -> pd.DataFrame:
         if self.path is None or not self.path.exists() or self.path.stat().st_size == 0:
             return pd.DataFrame(columns=FAST_COLUMNS)
-        return pd.read_csv(self.path)
+        from .tables import read_appended_csv
+        done = read_appended_csv(self.path)
+        return done if len(done.columns) else pd.DataFrame(columns=FAST_COLUMNS)
 
     def append(self, rows: list[dict]) -> None:
         if self.path is None or not rows:

@@ -31,6 +31,7 @@ from .errors import Interrupted, PgnasError, TrainingDiverged
 from .evaluation import evaluate
 from .loss import regulariser
 from .schedules import lr_factor
+from .tables import read_csv_exact
 from .supernets import aux_loss, configure_sites, create_supernet
 
 HISTORY_FILE, KEEP_PROBS_FILE, CHECKPOINT_DIR = "history.csv", "keep_probs.csv", "checkpoints"
@@ -74,7 +75,7 @@ def _keep_prob_rows(net, epoch: int) -> list[dict]:
 def _read_rows(path: Path, upto_epoch: int) -> list[dict]:
     if not path.exists():
         return []
-    df = pd.read_csv(path, float_precision="round_trip")
+    df = read_csv_exact(path)
     return df[df["epoch"] <= upto_epoch].to_dict("records")
 
 
