@@ -88,7 +88,15 @@ def with_overrides(cfg: RunConfig, overrides: dict | Iterable[str] = ()) -> RunC
 
 
 def run_dir_for(cfg: RunConfig, root: Path, name: str = "run") -> Path:
-    return Path(root) / f"{name}-{config_hash(cfg)}"
+    """``root/<name>-<hash>``, or an already finished run of the same config under another
+    name (an l2 sweep's point equal to a tau sweep's point is trained once)."""
+    h = config_hash(cfg)
+    own = Path(root) / f"{name}-{h}"
+    if not is_finished(own) and Path(root).is_dir():
+        for other in sorted(Path(root).glob(f"*-{h}")):
+            if is_finished(other):
+                return other
+    return own
 
 
 def is_finished(run_dir: Path) -> bool:

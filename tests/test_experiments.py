@@ -150,3 +150,14 @@ def test_small_supernet_of_finds_a_cpu_preset_of_the_family():
     from pgnas_core.supernets import supernet_entry
     small = ex.small_supernet_of("supnet_mi")
     assert small is not None and not supernet_entry(small).paper
+
+
+def test_experiments_import_no_plotting_or_widgets():
+    import subprocess
+    import sys
+
+    code = ("import sys, pgnas_core.experiments; "
+            "print([m for m in ('matplotlib', 'seaborn', 'graphviz', 'ipywidgets') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"
