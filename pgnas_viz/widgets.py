@@ -39,6 +39,11 @@ def figure_png(draw, figsize=(5.0, 3.2), ncols: int = 1, dpi: int = 80) -> bytes
     return buf.getvalue()
 
 
+def _image_layout() -> "widgets.Layout":
+    # JupyterLab stretches a PNG widget to the output's width; keep plots at a readable size
+    return widgets.Layout(max_width="720px", width="auto", height="auto")
+
+
 def _summary(text: str) -> str:
     return f"<code class='pgnas-summary'>{html.escape(text)}</code>"
 
@@ -53,7 +58,7 @@ class TauExplorer(widgets.VBox):
                                                  continuous_update=False)
         self.p_slider = widgets.FloatSlider(value=p, min=0.01, max=0.99, step=0.01,
                                             description="p (drop)", continuous_update=False)
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", layout=_image_layout())
         self.summary = widgets.HTML()
         self.text = ""
         super().__init__([widgets.HBox([self.tau_slider, self.p_slider]), self.summary,
@@ -115,7 +120,7 @@ class L2Explorer(widgets.VBox):
         start = float(l2 if l2 is not None else (positive.median() if len(positive) else 1.0))
         self.l2_slider = widgets.FloatLogSlider(value=start, base=10, min=lo, max=hi, step=0.05,
                                                 description="l2", continuous_update=False)
-        self.image = widgets.Image(format="png")
+        self.image = widgets.Image(format="png", layout=_image_layout())
         self.summary = widgets.HTML()
         self.text = ""
         super().__init__([self.l2_slider, self.summary, self.image])
