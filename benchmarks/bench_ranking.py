@@ -35,6 +35,14 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--check-c", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--configs", default="exhaustive:compact,racing:compact",
+                    help="method:engine pairs run at every size (racing:batched added for C <= naive-max)")
+    ap.add_argument("--naive-random", action="store_true",
+                    help="extrapolate the naive loop from a random sample of the C seeds, "
+                         "each timed on its own (mean and spread reported)")
+    ap.add_argument("--save-tables", action="store_true",
+                    help="write each fast ranking's table to results/ranking_table_<C>_<method>.csv")
+    ap.add_argument("--out", default="ranking", help="results/<out>.csv and .json")
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args(argv)
     if a.quick:
@@ -52,19 +60,37 @@ def main(argv=None):
     for c in [int(s) for s in a.sizes.split(",")]:
         seeds = list(range(c))
         n_naive = c if c <= a.naive_max else a.naive_sample
-        naive, t_naive = _common.timed(rank_candidates, net, x, y, n_naive, progress=False)
+        spread = {}
+        if n_naive < c and a.naive_random:
+            sample = torch.randperm(c, generator=torch.Generator().manual_seed(c))[:n_naive]
+            per = [_common.timed(rank_candidates, net, x, y, 1, base_seed=int(s),
+                                 progress=False)[1] for s in sample.tolist()]
+            per_t = torch.tensor(per, dtype=torch.float64)
+            t_naive = float(per_t.sum())
+            spread = dict(naive_seeds=" ".join(str(int(s)) for s in sample.tolist()),
+                          naive_sd=float(per_t.std()), naive_min=float(per_t.min()),
+                          naive_max=float(per_t.max()))
+            ex_winner = None
+            print(f"naive: {n_naive} random candidates of {c}: mean {per_t.mean():.3f}s "
+                  f"sd {per_t.std():.3f}s min {per_t.min():.3f}s max {per_t.max():.3f}s")
+        else:
+            naive, t_naive = _common.timed(rank_candidates, net, x, y, n_naive, progress=False)
+            ex_winner = best_candidate(naive) if n_naive == c else None
         t_naive_total = t_naive * c / n_naive
-        ex_winner = best_candidate(naive) if n_naive == c else None
         rows.append(dict(C=c, method="naive", engine="masked", seconds=t_naive_total,
                          s_per_candidate=t_naive / n_naive, measured_candidates=n_naive,
                          extrapolated=n_naive < c, images=c * len(y),
-                         winner_val_acc=None if ex_winner is None else ex_winner["val_acc"]))
-        configs = [("exhaustive", "compact"), ("racing", "compact")]
+                         winner_val_acc=None if ex_winner is None else ex_winner["val_acc"],
+                         **spread))
+        configs = [tuple(p.split(":")) for p in a.configs.split(",") if p]
         if c <= a.naive_max:
             configs += [("racing", "batched")]
         for method, engine in configs:
             table, t = fast(seeds, method, engine)
             w = best_candidate(table)
+            if a.save_tables:
+                table.to_csv(_common.RESULTS / f"ranking_table_{c}_{method}_{engine}.csv",
+                             index=False)
             if method == "exhaustive" and ex_winner is None:
                 ex_winner = w
             rows.append(dict(C=c, method=method, engine=engine, seconds=t, s_per_candidate=t / c,
@@ -93,7 +119,7 @@ def main(argv=None):
         print(f"seed block {s}: exhaustive winner {we['val_acc']:.4f} racing winner "
               f"{wr['val_acc']:.4f} gap {gap:.2f} points; racing {t_ra:.1f}s vs {t_ex:.1f}s")
     print(f"racing within 0.1 points of the exhaustive winner in {sum(agree)}/{len(agree)} seeds")
-    _common.write_results("ranking", rows, {"args": vars(a), "wall_seconds":
+    _common.write_results(a.out, rows, {"args": vars(a), "wall_seconds":
                                              time.perf_counter() - wall, "val_images": len(y)})
 
 

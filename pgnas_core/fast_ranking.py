@@ -18,11 +18,19 @@ on the whole validation split. Here the same numbers are computed faster:
   *same* images (paired differences of per-image correctness) and dropped when the one-sided
   normal confidence bound, with the finite-population correction (the question is which
   candidate is best on *this* split), says the leader is better; the error budget is
-  Bonferroni-shared over candidates and rounds. Survivors run to the end of the split, so
+  spent evenly over the rounds that test and, within a round, Bonferroni-shared over the
+  candidates (``alpha_split="all"``, the default: a strict union bound) or over the
+  candidates still racing (``"alive"``, the usual racing approximation, slightly sharper but
+  not a strict guarantee); see :func:`racing_z`. Survivors run to the end of the split, so
   every survivor's accuracy -- the winner's included -- is a full-split number; eliminated
   rows carry their partial accuracy, ``evaluated_images`` and ``eliminated_round``. The
   compact engine keeps survivors' compact nets between rounds (bounded by
   ``compact_cache_params``). ``rank="exhaustive"`` scores every candidate on every image.
+- **Evaluation copies** (compact engine): the stem, which has no dropout site and is the
+  same in every candidate, runs once on the split and candidates start from its cached
+  output (``stem_cache``; ResNetBody-shaped supernets, others fall back to the full
+  forward); eval-mode BN is folded into the preceding conv (``fold_bn``: logits move at
+  float-rounding level, tests hold them within 1e-4); the exported subnets keep their BN.
 - **Batch-norm recalibration** (off by default, as in the paper): before scoring, a
   candidate's BN statistics are re-estimated on a few training batches under its mask.
 - **Resumable.** Finished rows are appended to a partial CSV (flushed) and the race state is
@@ -148,6 +156,82 @@ def module_outcomes(model, x: torch.Tensor, y: torch.Tensor, image_batch: int) -
     return out
 
 
+# ---- evaluation-only copies: shared stem, folded BN ------------------------------------------
+def shared_stem(supernet) -> torch.nn.Module | None:
+    """The module every candidate's compact net starts with unchanged, or None.
+
+    Supported shape: a supernet whose ``body`` is a ``ResNetBody`` (stem -> blocks -> head)
+    with no dropout site in the stem (its compact export copies the stem as is). Other
+    supernets fall back to the full compact forward."""
+    from .sites import DropoutSite
+    from .supernets.multibranch_resnet import ResNetBody
+    body = getattr(supernet, "body", None)
+    if not isinstance(body, ResNetBody):
+        return None
+    if any(isinstance(m, DropoutSite) for m in body.stem.modules()):
+        return None
+    return body.stem
+
+
+@torch.no_grad()
+def stem_features(supernet, x: torch.Tensor, image_batch: int) -> torch.Tensor:
+    """The shared stem's output on ``x`` (eval mode), computed once per ranking."""
+    stem = shared_stem(supernet)
+    was_training = stem.training
+    stem.eval()
+    try:
+        return torch.cat([stem(x[i:i + image_batch]) for i in range(0, len(x), image_batch)])
+    finally:
+        stem.train(was_training)
+
+
+class _BodyFromStem(torch.nn.Module):
+    """A compact ``ResNetBody`` without its stem: input = the cached stem output."""
+
+    def __init__(self, body):
+        super().__init__()
+        self.blocks, self.classifier = body.blocks, body.classifier
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.blocks(h))
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
+
+
+class _StridedSkip(torch.nn.Module):
+    """``DownsampleSkip`` with ``avg_pool2d(x, 1, s)`` written as the equal slice ``[::s]``."""
+
+    def __init__(self, skip):
+        super().__init__()
+        self.stride, self.path1, self.path2 = skip.stride, skip.path1, skip.path2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(x)
+        s = self.stride
+        y1 = x[:, :, ::s, ::s]
+        y2 = F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))[:, :, ::s, ::s]
+        return torch.cat([self.path1(y1), self.path2(y2)], dim=1)
+
+
+def evaluation_copy(compact: torch.nn.Module, fold_bn: bool = True,
+                    body_only: bool = False) -> torch.nn.Module:
+    """What the compact engine runs (never exported): BN folded into the convs
+    (:func:`pgnas_core.fold_bn.fold_batchnorm`, float-rounding-level change), the
+    downsampling skips' 1x1 average pools as slices (exact), and with ``body_only`` the
+    net from the cached stem output on (``compact`` must be a ``ResNetBody``)."""
+    from .fold_bn import fold_batchnorm
+    from .supernets.multibranch_resnet import DownsampleSkip, ResNetBody
+    net = fold_batchnorm(compact, inplace=True) if fold_bn else compact
+    for m in list(net.modules()):
+        for name, child in list(m._modules.items()):
+            if type(child) is DownsampleSkip:
+                m._modules[name] = _StridedSkip(child)
+    if body_only:
+        if not isinstance(net, ResNetBody):
+            raise TypeError("body_only needs a ResNetBody compact net")
+        net = _BodyFromStem(net)
+    return net.eval()
+
+
 # ---- batch-norm recalibration -----------------------------------------------------------------
 def _bn_modules(net):
     return [m for m in net.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
@@ -190,6 +274,35 @@ def _load_bn_state(net, state) -> None:
 def bonferroni_z(candidates: int, rounds: int, delta: float) -> float:
     """One-sided normal quantile for error ``delta`` shared over candidates x rounds tests."""
     return NormalDist().inv_cdf(1 - delta / max(candidates * rounds, 1))
+
+
+ALPHA_SPLITS = ("alive", "all")
+
+
+def racing_z(alive: int, total: int, test_rounds: int, delta: float, split: str = "alive") -> float:
+    """The z of one racing round's eliminations.
+
+    The only error that matters is dropping the best candidate b. In a round, b is dropped
+    only if the leader j beats it by the one-sided paired bound; the leader is data-chosen,
+    so the round's test is a union over the other candidates that could lead. The error
+    budget ``delta`` is spent evenly over the ``test_rounds`` rounds that test (the last
+    round only finishes the survivors: it tests nothing), and within a round:
+
+    - ``split="all"``: over all ``total - 1`` other candidates: a plain Bonferroni union
+      bound over every (round, candidate) pair that could drop b (strict, conservative);
+    - ``split="alive"`` (default): over the ``alive - 1`` other candidates still racing in
+      that round -- only they can lead. This is the usual racing (F-race-style) allocation:
+      the alive set depends on earlier rounds' data, so the union bound is an approximation
+      there, not a strict guarantee (the cumulative statistics of later rounds are
+      correlated with the selection); the winner checks in ``benchmarks/`` measure it.
+
+    (The old rule shared delta over ``total x all rounds``, last round included: z 3.76 at
+    C = 1500 with 4 rounds; "all" gives 3.69, "alive" e.g. 3.29 with 300 alive.)
+    """
+    if split not in ALPHA_SPLITS:
+        raise ValueError(f"alpha_split {split!r}: expected one of {ALPHA_SPLITS}")
+    k = (alive if split == "alive" else total) - 1
+    return NormalDist().inv_cdf(1 - delta / max(k * max(test_rounds, 1), 1))
 
 
 def paired_eliminations(correct: torch.Tensor, z: float,
@@ -239,13 +352,16 @@ class RankOptions:
     engine: str = "auto"  # auto | batched | compact
     candidates_per_pass: int = 16  # K: candidates per forward pass of the batched engine
     image_batch: int = 250  # images per pass (a pass has K * image_batch rows)
-    first_chunk: int = 250  # images of the first racing round (then doubling)
-    delta: float = 0.05  # racing: error budget of dropping the best, Bonferroni-shared
+    first_chunk: int = 125  # images of the first racing round (then doubling)
+    delta: float = 0.05  # racing: error budget of dropping the best (see racing_z)
+    alpha_split: str = "all"  # racing: strict union bound over all candidates | "alive" (racing_z)
     bn_recalibration_batches: int = 0  # 0: BN statistics as trained (the paper)
     bn_recalibration_batch_size: int = 128
     gpu_fast: bool = True  # channels-last + bf16 autocast for the batched engine on CUDA
     sizes: str = "all"  # params/FLOPs columns for: all | survivors (eliminated rows get NaN)
     compact_cache_params: int = 50_000_000  # racing: compact nets kept between rounds (params)
+    fold_bn: bool = True  # compact engine: evaluate a BN-folded copy (rounding-level change)
+    stem_cache: bool = True  # compact engine: run the shared site-free stem once, cached
 
 
 def choose_engine(supernet, device: torch.device, options: RankOptions) -> str:
@@ -398,9 +514,12 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
         perm = torch.randperm(n, generator=torch.Generator().manual_seed(RACE_ORDER_SEED))
         x_val, y_val = x_val[perm.to(device)], y_val[perm.to(device)]
     chunks = race_chunks(n, options.first_chunk) if options.method == "racing" else [(0, n)]
-    z = bonferroni_z(len(seeds), len(chunks), options.delta)
+    if options.alpha_split not in ALPHA_SPLITS:
+        raise ValueError(f"alpha_split {options.alpha_split!r}: expected one of {ALPHA_SPLITS}")
+    test_rounds = max(len(chunks) - 1, 1)
+    z_used: list[float] = []
     key = {"seeds": seeds, "n_val": n, "method": options.method, "chunks": chunks,
-           "recal": recal}
+           "recal": recal, "alpha_split": options.alpha_split}
     partial = _Partial(partial_path, key)
     done = partial.finished()
     done_seeds = set(int(s) for s in done["seed"]) if len(done) else set()
@@ -426,6 +545,12 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
     bn_saved = _bn_state(supernet) if recal > 0 else None
     supernet.eval()
 
+    # Work shared by every candidate: the site-free stem, run once on the whole split.
+    stem_x = [None]
+    if (engine == "compact" and options.stem_cache and recal == 0
+            and shared_stem(supernet) is not None):
+        stem_x[0] = stem_features(supernet, x_val, options.image_batch)
+
     def score(group: list[int], lo: int, hi: int) -> Outcomes:
         xs, ys = x_val[lo:hi], y_val[lo:hi]
         if engine == "batched":
@@ -444,6 +569,8 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
                                        options.bn_recalibration_batch_size)
                     compact = export_subnet(supernet, arch)
                     sizes = _sizes(compact, input_shape)
+                    compact = evaluation_copy(compact, options.fold_bn,
+                                              body_only=stem_x[0] is not None)
                     size_cache.setdefault(arch.archid, sizes)
                     if recal > 0:
                         _load_bn_state(supernet, bn_saved)
@@ -451,7 +578,8 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
                         compacts[seed] = compact  # reused in the next racing round
                         cached_sizes[seed] = sizes[0]
                         cached_params[0] += sizes[0]
-                parts.append(module_outcomes(compact, xs, ys, options.image_batch))
+                inputs = xs if stem_x[0] is None else stem_x[0][lo:hi]
+                parts.append(module_outcomes(compact, inputs, ys, options.image_batch))
             out = Outcomes(torch.cat([p.correct for p in parts]), torch.cat([p.loss for p in parts]))
         passes[0] += 1
         if on_pass is not None:
@@ -491,6 +619,9 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
                 break
             seen_outcomes = seen_outcomes.extend(Outcomes(
                 torch.cat([p.correct for p in parts]), torch.cat([p.loss for p in parts])))
+            z = racing_z(len(survivors), len(seeds), test_rounds, options.delta,
+                         options.alpha_split)
+            z_used.append(z)
             out = paired_eliminations(seen_outcomes.correct, z, population=n)
             dropped = [s for s, o in zip(survivors, out.tolist()) if o]
             new = [finish(s, seen_outcomes.select([j]), rnd)
@@ -515,7 +646,8 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
             s.hard_mask = torch.ones(s.channels, device=device)
     table = pd.DataFrame(rows, columns=FAST_COLUMNS)
     table = table.sort_values("candidate", kind="stable").reset_index(drop=True)
-    table.attrs.update(engine=engine, passes=passes[0], z=z, chunks=chunks)
+    table.attrs.update(engine=engine, passes=passes[0], z=z_used, chunks=chunks,
+                       stem_cached=stem_x[0] is not None)
     return table
 
 

@@ -268,3 +268,66 @@ def test_exported_winner_carries_the_ranking_batch_norm(trained):
     plain, _ = export_candidate(net, 4)
     assert abs(evaluate(plain, x, y)["loss"] - row["val_loss"]) > 1e-6
     net.set_site_mode("mean")
+
+
+# ---- evaluation copies: shared stem cache, BN folding; the racing z -------------------------
+def test_bn_folding_keeps_logits_within_tolerance(trained):
+    """The folded evaluation copy: logits within 1e-4, same predictions; the export keeps BN."""
+    from pgnas_core.export import export_subnet
+    from pgnas_core.fold_bn import fold_batchnorm
+    net, x, y, _ = trained
+    for seed in (0, 7, 21):
+        compact = export_subnet(net, sample_architecture(net, seed))
+        folded = fold_batchnorm(compact)
+        assert any(isinstance(m, torch.nn.BatchNorm2d) for m in compact.modules())
+        assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in folded.modules())
+        with torch.no_grad():
+            a, b = compact(x), folded(x)
+        assert torch.allclose(a, b, atol=1e-4, rtol=0)
+        assert torch.equal(a.argmax(1), b.argmax(1))
+    net.set_site_mode("mean")
+
+
+@pytest.mark.parametrize("fold", [False, True])
+def test_stem_cache_gives_the_full_forward_outcomes(trained, fold):
+    """Body-from-cached-stem (and the strided skip) = the compact net's own forward."""
+    from pgnas_core.export import export_subnet
+    from pgnas_core.fast_ranking import evaluation_copy, shared_stem, stem_features
+    net, x, y, _ = trained
+    assert shared_stem(net) is not None
+    h = stem_features(net, x, 100)
+    for seed in (2, 9):
+        compact = export_subnet(net, sample_architecture(net, seed))
+        with torch.no_grad():
+            full = compact(x)
+            body = evaluation_copy(__import__("copy").deepcopy(compact), fold_bn=fold,
+                                   body_only=True)(h)
+        assert torch.allclose(full, body, atol=1e-4 if fold else 1e-6, rtol=0)
+        assert torch.equal(full.argmax(1), body.argmax(1))
+    net.set_site_mode("mean")
+
+
+@pytest.mark.parametrize("method", ["exhaustive", "racing"])
+def test_stem_cache_and_folding_give_identical_rankings(trained, method):
+    """The fast paths change no outcome: same table with and without them."""
+    net, x, y, _ = trained
+    seeds = list(range(20, 36))
+    tables = [fast_rank_candidates(net, x, y, seeds, progress=False,
+                                   options=RankOptions(method=method, engine="compact",
+                                                       first_chunk=40, fold_bn=f,
+                                                       stem_cache=f))
+              for f in (False, True)]
+    assert tables[1].attrs["stem_cached"] and not tables[0].attrs["stem_cached"]
+    cols = ["seed", "val_acc", "evaluated_images", "eliminated_round", "params", "flops"]
+    pd.testing.assert_frame_equal(tables[0][cols], tables[1][cols])
+    assert (tables[0]["val_loss"] - tables[1]["val_loss"]).abs().max() < 1e-5
+
+
+def test_racing_z_spends_alpha_over_testing_rounds_and_alive_candidates():
+    from pgnas_core.fast_ranking import bonferroni_z, racing_z
+    z_all = racing_z(300, 1500, 4, 0.05, "all")
+    z_alive = racing_z(300, 1500, 4, 0.05, "alive")
+    assert z_alive < z_all < bonferroni_z(1500, 5, 0.05)
+    assert racing_z(1500, 1500, 4, 0.05, "alive") == pytest.approx(z_all)
+    with pytest.raises(ValueError):
+        racing_z(3, 3, 1, 0.05, "none")
