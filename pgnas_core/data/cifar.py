@@ -16,7 +16,7 @@ from pgnas_core.errors import DataError, DatasetNotFoundError
 
 from .config import DataConfig
 from .info import DatasetInfo
-from .splits import DataSplits, carve_test, carve_train_val
+from .splits import DataSplits, tensor_splits
 from .tensor_dataset import Augment, TensorImageDataset
 
 INFO = {
@@ -73,11 +73,5 @@ def load_cifar_splits(cfg: DataConfig) -> DataSplits:
     x, y = read_batches([base / f for f in test_files], label_key, info.num_classes)
     test = TensorImageDataset(x, y, info.mean, info.std)
 
-    train_idx, val_idx = carve_train_val(len(pool), cfg)
     augment = Augment(pad=4, flip=True, cutout=cfg.resolved_cutout()) if cfg.augment else None
-    return DataSplits(
-        train=pool.subset(train_idx, augment),
-        val=pool.subset(val_idx),
-        test=test.subset(carve_test(len(test), cfg)),
-        info=info,
-    )
+    return tensor_splits(pool, test, cfg, augment, info)

@@ -10,7 +10,7 @@ from pgnas_core.errors import DataError, DatasetNotFoundError
 
 from .config import DataConfig
 from .info import DatasetInfo
-from .splits import DataSplits, carve_test, carve_train_val
+from .splits import DataSplits, tensor_splits
 from .tensor_dataset import Augment, TensorImageDataset
 
 INFO = DatasetInfo("fashion-mnist", 10, 1, (28, 28), (0.2860,), (0.3530,))
@@ -67,11 +67,5 @@ def load_fashion_mnist_splits(cfg: DataConfig, debian_dir: Path | None = None) -
 
     pool = TensorImageDataset(train.data, train.targets, INFO.mean, INFO.std)  # data: (N, 28, 28) uint8
     test_ds = TensorImageDataset(test.data, test.targets, INFO.mean, INFO.std)
-    train_idx, val_idx = carve_train_val(len(pool), cfg)
     augment = Augment(pad=2, flip=True, cutout=cfg.resolved_cutout()) if cfg.augment else None
-    return DataSplits(
-        train=pool.subset(train_idx, augment),
-        val=pool.subset(val_idx),
-        test=test_ds.subset(carve_test(len(test_ds), cfg)),
-        info=INFO,
-    )
+    return tensor_splits(pool, test_ds, cfg, augment, INFO)

@@ -61,3 +61,15 @@ def carve_test(n_test: int, cfg: DataConfig) -> torch.Tensor:
     # A different stream from carve_train_val's, so the two subsets are not correlated.
     gen = torch.Generator().manual_seed(cfg.split_seed + 1_000_003)
     return torch.randperm(n_test, generator=gen)[: cfg.test_size].sort().values
+
+
+def tensor_splits(pool, test, cfg: DataConfig, augment, info: DatasetInfo) -> DataSplits:
+    """The splits of an in-memory dataset: train and val carved from ``pool`` (train only
+    augmented), test a seeded subset of ``test`` (both ``TensorImageDataset``s)."""
+    train_idx, val_idx = carve_train_val(len(pool), cfg)
+    return DataSplits(
+        train=pool.subset(train_idx, augment),
+        val=pool.subset(val_idx),
+        test=test.subset(carve_test(len(test), cfg)),
+        info=info,
+    )
