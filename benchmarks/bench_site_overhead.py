@@ -1,8 +1,9 @@
 """Dropout-site overhead: one training step of the demo supernet with learned sites (relaxed
 masks + the Eq. 15 regulariser) vs the same network with its sites switched off, and with
-the sites removed (replaced by identities). Interleaved repeats; medians and ratios.
+the sites removed (replaced by identities); each in eager mode and under torch.compile (what
+``train.compile=true`` runs). Interleaved repeats; medians and ratios within each mode.
 
-    python benchmarks/bench_site_overhead.py [--quick] [--batch 128] [--repeats 30]
+    python benchmarks/bench_site_overhead.py [--quick] [--batch 128] [--repeats 30] [--no-compile]
 """
 from __future__ import annotations
 
@@ -33,11 +34,12 @@ def strip_sites(net):
     return plain
 
 
-def step_fn(net, x, y, mode):
+def step_fn(net, x, y, mode, compiled=False):
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9, nesterov=True)
+    forward = torch.compile(net, dynamic=False) if compiled else net
 
     def step():
-        logits = net(x)
+        logits = forward(x)
         loss = F.cross_entropy(logits, y)
         if mode == "relaxed":
             loss = loss + regulariser(net, 50.0, "coupled").total / 8000
@@ -53,6 +55,8 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--no-compile", dest="compile", action="store_false",
+                    help="skip the torch.compile variants (they take about a minute to compile)")
     a = ap.parse_args(argv)
     if a.quick:
         a.repeats = 8
@@ -68,8 +72,14 @@ def main(argv=None):
     variants = {"sites_relaxed": step_fn(net, x, y, "relaxed"),
                 "sites_relaxed_no_regulariser": step_fn(net, x, y, "relaxed_noreg"),
                 "sites_off": step_fn(off, x, y, "off"), "sites_removed": step_fn(plain, x, y, "off")}
-    for f in variants.values():  # warm-up
+    if a.compile:  # separate copies: a compiled module keeps its own guards
+        cnet, cplain = copy.deepcopy(net), copy.deepcopy(plain)
+        variants["compiled_sites_relaxed"] = step_fn(cnet, x, y, "relaxed", compiled=True)
+        variants["compiled_sites_removed"] = step_fn(cplain, x, y, "off", compiled=True)
+    for k, f in variants.items():  # warm-up (and compilation)
+        tic = time.perf_counter()
         f(), f()
+        print(f"warm-up {k}: {time.perf_counter() - tic:.1f}s", flush=True)
     times = {k: [] for k in variants}
     for _ in range(a.repeats):
         for k, f in variants.items():  # interleaved: drifts of the shared machine hit all alike
@@ -77,11 +87,14 @@ def main(argv=None):
             f()
             times[k].append(time.perf_counter() - tic)
     med = {k: statistics.median(v) for k, v in times.items()}
-    rows = [dict(variant=k, batch=a.batch, median_step_s=med[k], min_step_s=min(times[k]),
-                 overhead_vs_removed=med[k] / med["sites_removed"] - 1) for k in variants]
+    rows = []
+    for k in variants:
+        base = "compiled_sites_removed" if k.startswith("compiled_") else "sites_removed"
+        rows.append(dict(variant=k, batch=a.batch, median_step_s=med[k], min_step_s=min(times[k]),
+                         baseline=base, overhead_vs_removed=med[k] / med[base] - 1))
     for r in rows:
-        print(f"{r['variant']:28s} median {1000 * r['median_step_s']:7.1f} ms/step  "
-              f"overhead vs no sites {100 * r['overhead_vs_removed']:+6.1f}%")
+        print(f"{r['variant']:30s} median {1000 * r['median_step_s']:7.1f} ms/step  "
+              f"overhead vs {r['baseline']} {100 * r['overhead_vs_removed']:+6.1f}%")
     _common.write_results("site_overhead", rows, {"args": vars(a),
                                                    "wall_seconds": time.perf_counter() - wall})
 

@@ -59,6 +59,7 @@ class TrainConfig:
     checkpoint_every_steps: int = 0  # also save inside an epoch every N steps; 0: epoch ends only
     sync_bn: bool = True  # under torchrun: batch-norm statistics over the global batch
     dist_backend: str = "auto"  # under torchrun: auto (nccl on GPUs, gloo on CPUs) | nccl | gloo
+    compile: bool = False  # torch.compile the training forward (fuses the sites' masking; slow start)
 
 
 @dataclass
@@ -70,8 +71,10 @@ class SearchConfig:
     rank: str = "exhaustive"  # exhaustive: every candidate on the whole val split | racing
     rank_engine: str = "auto"  # auto | batched (K candidates per pass) | compact (exported nets)
     candidates_per_pass: int = 16  # K: candidates per forward pass of the batched engine
-    race_first_chunk: int = 250  # racing: val images of the first round (then doubling)
-    race_delta: float = 0.05  # racing: chance of dropping the best, shared over all tests
+    race_first_chunk: int = 64  # racing: val images of the first round
+    race_growth: float = 1.5  # racing: each round sees this many times more images
+    race_strata: int = 8  # racing: margin strata of the val split (pgnas_core.racing); 1: none
+    race_delta: float = 0.05  # racing: chance of dropping the best, shared over the rounds
     bn_recalibration_batches: int = 0  # re-estimate BN stats per candidate; 0: off (paper)
 
 
@@ -132,6 +135,9 @@ class RunConfig:
                "an integer >= 1")
         _check("search.race_first_chunk", s.race_first_chunk, s.race_first_chunk >= 2,
                "an integer >= 2")
+        _check("search.race_growth", s.race_growth, s.race_growth >= 1.1,
+               "a number >= 1.1 (each round this many times the previous one's images)")
+        _check("search.race_strata", s.race_strata, s.race_strata >= 1, "an integer >= 1 (1: none)")
         _check("search.race_delta", s.race_delta, 0 < s.race_delta < 1, "a number in (0, 1)")
         _check("search.bn_recalibration_batches", s.bn_recalibration_batches,
                s.bn_recalibration_batches >= 0, "an integer >= 0 (0: off)")

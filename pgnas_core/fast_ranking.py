@@ -12,20 +12,17 @@ on the whole validation split. Here the same numbers are computed faster:
   (``benchmarks/`` measures both; ``auto`` applies the rule they support, see
   :func:`choose_engine`). Params and FLOPs columns come from the compact export, FLOPs
   counted with forward hooks (:func:`conv_linear_flops`, equal to ``count_flops``).
-- **Racing.** ``rank="racing"``: successive rounds over growing chunks of the validation
-  split, visited in a fixed seeded random order (all candidates see the first chunk; chunk
-  sizes double). After each round every survivor is compared with the current leader on the
-  *same* images (paired differences of per-image correctness) and dropped when the one-sided
-  normal confidence bound, with the finite-population correction (the question is which
-  candidate is best on *this* split), says the leader is better; the error budget is
-  spent evenly over the rounds that test and, within a round, Bonferroni-shared over the
-  candidates (``alpha_split="all"``, the default: a strict union bound) or over the
-  candidates still racing (``"alive"``, the usual racing approximation, slightly sharper but
-  not a strict guarantee); see :func:`racing_z`. Survivors run to the end of the split, so
-  every survivor's accuracy -- the winner's included -- is a full-split number; eliminated
-  rows carry their partial accuracy, ``evaluated_images`` and ``eliminated_round``. The
-  compact engine keeps survivors' compact nets between rounds (bounded by
-  ``compact_cache_params``). ``rank="exhaustive"`` scores every candidate on every image.
+- **Racing.** ``rank="racing"``: successive rounds over growing samples of the validation
+  split (``first_chunk`` images, then ``growth`` times more each round), drawn within
+  strata of the posterior-mean network's margin so the contested images come first; after
+  each round a candidate is dropped when a paired test on the round's fresh images says the
+  leader beats it on the whole split. The statistics, and why the chance of dropping the
+  best candidate stays below ``delta``, are in :mod:`pgnas_core.racing`. Survivors run to
+  the end of the split, so every survivor's accuracy -- the winner's included -- is a
+  full-split number; eliminated rows carry their partial accuracy, ``evaluated_images`` and
+  ``eliminated_round``. The compact engine keeps survivors' compact nets between rounds
+  (bounded by ``compact_cache_params``). ``rank="exhaustive"`` scores every candidate on
+  every image.
 - **Evaluation copies** (compact engine): the stem, which has no dropout site and is the
   same in every candidate, runs once on the split and candidates start from its cached
   output (``stem_cache``; ResNetBody-shaped supernets, others fall back to the full
@@ -41,11 +38,9 @@ on the whole validation split. Here the same numbers are computed faster:
 """
 from __future__ import annotations
 
-import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from statistics import NormalDist
 from typing import Callable, Sequence
 
 import pandas as pd
@@ -55,6 +50,8 @@ from tqdm.auto import tqdm
 
 from .export import export_subnet
 from .flops import count_params
+from .racing import (RacePlan, margin_strata, paired_spread, round_sizes, round_z,
+                     stratified_eliminations)
 from .sampling import sample_masks
 
 RANK_METHODS = ("exhaustive", "racing")
@@ -65,7 +62,7 @@ FAST_COLUMNS = ["candidate", "seed", "archid", "val_acc", "val_loss", "params", 
                 "kept_fraction", "dropped_ops", "ops", "evaluated_images", "eliminated_round"]
 
 PARTIAL_FILE, RACE_STATE_FILE = "candidates.partial.csv", "candidates.race.pt"
-RACE_ORDER_SEED = 0  # racing visits the validation images in this seeded random order
+RACE_ORDER_SEED = 0  # racing visits each stratum of the split in this seeded random order
 
 
 # ---- candidate masks -------------------------------------------------------------------------
@@ -270,79 +267,6 @@ def _load_bn_state(net, state) -> None:
         m.num_batches_tracked.copy_(nbt)
 
 
-# ---- the racing rule ------------------------------------------------------------------------
-def bonferroni_z(candidates: int, rounds: int, delta: float) -> float:
-    """One-sided normal quantile for error ``delta`` shared over candidates x rounds tests."""
-    return NormalDist().inv_cdf(1 - delta / max(candidates * rounds, 1))
-
-
-ALPHA_SPLITS = ("alive", "all")
-
-
-def racing_z(alive: int, total: int, test_rounds: int, delta: float, split: str = "alive") -> float:
-    """The z of one racing round's eliminations.
-
-    The only error that matters is dropping the best candidate b. In a round, b is dropped
-    only if the leader j beats it by the one-sided paired bound; the leader is data-chosen,
-    so the round's test is a union over the other candidates that could lead. The error
-    budget ``delta`` is spent evenly over the ``test_rounds`` rounds that test (the last
-    round only finishes the survivors: it tests nothing), and within a round:
-
-    - ``split="all"``: over all ``total - 1`` other candidates: a plain Bonferroni union
-      bound over every (round, candidate) pair that could drop b (strict, conservative);
-    - ``split="alive"`` (default): over the ``alive - 1`` other candidates still racing in
-      that round -- only they can lead. This is the usual racing (F-race-style) allocation:
-      the alive set depends on earlier rounds' data, so the union bound is an approximation
-      there, not a strict guarantee (the cumulative statistics of later rounds are
-      correlated with the selection); the winner checks in ``benchmarks/`` measure it.
-
-    (The old rule shared delta over ``total x all rounds``, last round included: z 3.76 at
-    C = 1500 with 4 rounds; "all" gives 3.69, "alive" e.g. 3.29 with 300 alive.)
-    """
-    if split not in ALPHA_SPLITS:
-        raise ValueError(f"alpha_split {split!r}: expected one of {ALPHA_SPLITS}")
-    k = (alive if split == "alive" else total) - 1
-    return NormalDist().inv_cdf(1 - delta / max(k * max(test_rounds, 1), 1))
-
-
-def paired_eliminations(correct: torch.Tensor, z: float,
-                        population: int | None = None) -> torch.Tensor:
-    """Which candidates are confidently worse than the leader on the shared images.
-
-    correct: (K, n) per-image correctness of K candidates on the same n images. The leader
-    has the most correct images (ties: the lowest row). For each other row i, the paired
-    differences d = correct[leader] - correct[i] (values -1, 0, 1) give the bound
-    mean(d) - z * sd(d) / sqrt(n) * fpc; i is eliminated when it is > 0. ``population``: the
-    n images are a random sample without replacement of a split of this many images, and
-    the question is which candidate is best *on that split*: the finite-population
-    correction fpc = sqrt((N - n) / (N - 1)) shrinks the bound to 0 as n reaches N (then the
-    comparison is exact). With d identically zero nothing is eliminated. Returns (K,) bool.
-    """
-    k, n = correct.shape
-    if k < 2 or n < 2:
-        return torch.zeros(k, dtype=torch.bool)
-    c = correct.double()
-    leader = int(torch.argmax(c.sum(1)))  # first maximum
-    d = c[leader][None] - c  # (K, n)
-    mean = d.mean(1)
-    sd = d.std(1, unbiased=True)
-    fpc = 1.0 if population is None else math.sqrt(max(population - n, 0) / max(population - 1, 1))
-    lower = mean - z * sd * fpc / math.sqrt(n)
-    out = (lower > 0) & (sd > 0)
-    out[leader] = False
-    return out
-
-
-def race_chunks(n_images: int, first_chunk: int) -> list[tuple[int, int]]:
-    """[start, end) image ranges of the racing rounds: first_chunk, then doubling."""
-    bounds, start, size = [], 0, max(1, first_chunk)
-    while start < n_images:
-        end = min(n_images, start + size)
-        bounds.append((start, end))
-        start, size = end, size * 2
-    return bounds
-
-
 # ---- the ranker --------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class RankOptions:
@@ -352,9 +276,10 @@ class RankOptions:
     engine: str = "auto"  # auto | batched | compact
     candidates_per_pass: int = 16  # K: candidates per forward pass of the batched engine
     image_batch: int = 250  # images per pass (a pass has K * image_batch rows)
-    first_chunk: int = 125  # images of the first racing round (then doubling)
-    delta: float = 0.05  # racing: error budget of dropping the best (see racing_z)
-    alpha_split: str = "all"  # racing: strict union bound over all candidates | "alive" (racing_z)
+    first_chunk: int = 64  # images of the first racing round (then times ``growth``)
+    growth: float = 1.5  # racing: each round sees this many times the previous round's images
+    strata: int = 8  # racing: margin strata of the split (racing.margin_strata); 1: none
+    delta: float = 0.05  # racing: chance of dropping the best, shared over the rounds that test
     bn_recalibration_batches: int = 0  # 0: BN statistics as trained (the paper)
     bn_recalibration_batch_size: int = 128
     gpu_fast: bool = True  # channels-last + bf16 autocast for the batched engine on CUDA
@@ -510,31 +435,39 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
         raise ValueError("BN recalibration needs one candidate at a time: use the compact "
                          "(or auto) engine")
     n = len(x_val)
-    if options.method == "racing":  # chunks are random samples of the split (seeded, fixed)
-        perm = torch.randperm(n, generator=torch.Generator().manual_seed(RACE_ORDER_SEED))
-        x_val, y_val = x_val[perm.to(device)], y_val[perm.to(device)]
-    chunks = race_chunks(n, options.first_chunk) if options.method == "racing" else [(0, n)]
-    if options.alpha_split not in ALPHA_SPLITS:
-        raise ValueError(f"alpha_split {options.alpha_split!r}: expected one of {ALPHA_SPLITS}")
-    test_rounds = max(len(chunks) - 1, 1)
-    z_used: list[float] = []
-    key = {"seeds": seeds, "n_val": n, "method": options.method, "chunks": chunks,
-           "recal": recal, "alpha_split": options.alpha_split}
+    racing = options.method == "racing"
+    sizes = round_sizes(n, options.first_chunk, options.growth) if racing else [n]
+    z = round_z(len(sizes) - 2, options.delta) if racing else float("nan")
+    key = {"seeds": seeds, "n_val": n, "method": options.method, "sizes": sizes,
+           "recal": recal, "strata": options.strata, "delta": options.delta}
     partial = _Partial(partial_path, key)
     done = partial.finished()
     done_seeds = set(int(s) for s in done["seed"]) if len(done) else set()
     rows: list[dict] = done[done["seed"].isin(seeds)].to_dict("records") if len(done) else []
+    supernet.eval()
 
-    # survivors: seeds still racing, with their outcomes on images [0, seen)
+    # Racing's order over the split: strata by the posterior-mean net's margins (racing.py).
+    strata = torch.zeros(n, dtype=torch.long)
+    if racing and options.strata > 1:
+        with supernet.site_mode("mean"), torch.no_grad():
+            logits = torch.cat([supernet(x_val[i:i + options.image_batch])
+                                for i in range(0, n, options.image_batch)])
+        strata = margin_strata(logits, y_val, options.strata)
+    plan = RacePlan(strata, RACE_ORDER_SEED)
+
+    # survivors: seeds still racing, with their outcomes on the images ``seen`` (in order)
     state = partial.load_state()
     if state is not None:
         survivors = [s for s in state["survivors"] if s not in done_seeds]
         keep = [state["survivors"].index(s) for s in survivors]
         seen_outcomes = Outcomes(state["correct"][keep], state["loss"][keep])
+        seen = state["seen"]
+        plan.consume(seen)
         first_round = int(state["round"]) + 1
     else:
         survivors = [s for s in seeds if s not in done_seeds]
         seen_outcomes = Outcomes.empty(len(survivors))
+        seen = torch.zeros(0, dtype=torch.long)
         first_round = 0
 
     input_shape = tuple(x_val.shape[1:])
@@ -543,16 +476,14 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
     cached_params, cached_sizes = [0], {}
     passes = [0]
     bn_saved = _bn_state(supernet) if recal > 0 else None
-    supernet.eval()
 
     # Work shared by every candidate: the site-free stem, run once on the whole split.
-    stem_x = [None]
+    stem_x = None
     if (engine == "compact" and options.stem_cache and recal == 0
             and shared_stem(supernet) is not None):
-        stem_x[0] = stem_features(supernet, x_val, options.image_batch)
+        stem_x = stem_features(supernet, x_val, options.image_batch)
 
-    def score(group: list[int], lo: int, hi: int) -> Outcomes:
-        xs, ys = x_val[lo:hi], y_val[lo:hi]
+    def score(group: list[int], xs, ys, stem_xs, keep_compact: bool) -> Outcomes:
         if engine == "batched":
             out = batched_outcomes(supernet, stacked_masks(supernet, group), xs, ys,
                                    options.image_batch, options.gpu_fast)
@@ -568,17 +499,17 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
                         recalibrate_bn(supernet, x_train, recal,
                                        options.bn_recalibration_batch_size)
                     compact = export_subnet(supernet, arch)
-                    sizes = _sizes(compact, input_shape)
+                    sizes_ = _sizes(compact, input_shape)
                     compact = evaluation_copy(compact, options.fold_bn,
-                                              body_only=stem_x[0] is not None)
-                    size_cache.setdefault(arch.archid, sizes)
+                                              body_only=stem_x is not None)
+                    size_cache.setdefault(arch.archid, sizes_)
                     if recal > 0:
                         _load_bn_state(supernet, bn_saved)
-                    if hi < n and cached_params[0] + sizes[0] <= options.compact_cache_params:
+                    if keep_compact and cached_params[0] + sizes_[0] <= options.compact_cache_params:
                         compacts[seed] = compact  # reused in the next racing round
-                        cached_sizes[seed] = sizes[0]
-                        cached_params[0] += sizes[0]
-                inputs = xs if stem_x[0] is None else stem_x[0][lo:hi]
+                        cached_sizes[seed] = sizes_[0]
+                        cached_params[0] += sizes_[0]
+                inputs = xs if stem_x is None else stem_xs
                 parts.append(module_outcomes(compact, inputs, ys, options.image_batch))
             out = Outcomes(torch.cat([p.correct for p in parts]), torch.cat([p.loss for p in parts]))
         passes[0] += 1
@@ -595,18 +526,25 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
                                 sizes=options.sizes == "all" or rnd is None))
 
     k_pass = max(1, options.candidates_per_pass) if engine == "batched" else 1
-    total = sum((hi - lo) for lo, hi in chunks[first_round:]) * len(survivors)
+    total = (n - len(seen)) * len(survivors)
     bar = tqdm(total=total, desc="rank", disable=not progress, leave=False, unit="img*cand")
+    spread = paired_spread(seen_outcomes.correct, strata[seen], plan.count)
     try:
-        for rnd in range(first_round, len(chunks)):
-            lo, hi = chunks[rnd]
-            last = rnd == len(chunks) - 1
+        for rnd in range(first_round, len(sizes)):
+            last = rnd == len(sizes) - 1
+            unseen_before = plan.remaining()
+            if racing:
+                idx = plan.draw(n if last else sizes[rnd], spread)
+                xs, ys = x_val[idx.to(device)], y_val[idx.to(device)]
+                stem_xs = None if stem_x is None else stem_x[idx.to(device)]
+            else:  # exhaustive: the whole split in its own order, no copy
+                idx, xs, ys, stem_xs = torch.arange(n), x_val, y_val, stem_x
             parts = []
             # Exhaustive ranking finishes candidates chunk by chunk (resumable per chunk).
             for g in range(0, len(survivors), k_pass):
                 group = survivors[g:g + k_pass]
-                oc = score(group, lo, hi)
-                bar.update(len(group) * (hi - lo))
+                oc = score(group, xs, ys, stem_xs, keep_compact=not last)
+                bar.update(len(group) * len(idx))
                 if last:
                     prev = seen_outcomes.select(slice(g, g + len(group)))
                     full = prev.extend(oc)
@@ -617,25 +555,26 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
                     parts.append(oc)
             if last:
                 break
-            seen_outcomes = seen_outcomes.extend(Outcomes(
-                torch.cat([p.correct for p in parts]), torch.cat([p.loss for p in parts])))
-            z = racing_z(len(survivors), len(seeds), test_rounds, options.delta,
-                         options.alpha_split)
-            z_used.append(z)
-            out = paired_eliminations(seen_outcomes.correct, z, population=n)
-            dropped = [s for s, o in zip(survivors, out.tolist()) if o]
+            fresh = Outcomes(torch.cat([p.correct for p in parts]), torch.cat([p.loss for p in parts]))
+            out = torch.zeros(len(survivors), dtype=torch.bool)
+            if len(seen) > 0:  # round 0 has no leader chosen beforehand: it only scores
+                out = stratified_eliminations(seen_outcomes.correct, fresh.correct, strata[idx],
+                                              unseen_before, z)
+            seen_outcomes = seen_outcomes.extend(fresh)
+            seen = torch.cat([seen, idx])
             new = [finish(s, seen_outcomes.select([j]), rnd)
                    for j, (s, o) in enumerate(zip(survivors, out.tolist())) if o]
             partial.append(new)
             rows += new
-            for seed in dropped:
-                if compacts.pop(seed, None) is not None:
-                    cached_params[0] -= cached_sizes.pop(seed)
+            for j, o in enumerate(out.tolist()):
+                if o and compacts.pop(survivors[j], None) is not None:
+                    cached_params[0] -= cached_sizes.pop(survivors[j])
             keep = (~out).nonzero().flatten()
             survivors = [survivors[j] for j in keep.tolist()]
             seen_outcomes = seen_outcomes.select(keep)
-            bar.total -= len(dropped) * sum(h - l for l, h in chunks[rnd + 1:])
-            partial.save_state({"round": rnd, "survivors": survivors,
+            bar.total -= int(out.sum()) * (n - len(seen))
+            spread = paired_spread(seen_outcomes.correct, strata[seen], plan.count)
+            partial.save_state({"round": rnd, "survivors": survivors, "seen": seen,
                                 "correct": seen_outcomes.correct, "loss": seen_outcomes.loss})
     finally:
         bar.close()
@@ -646,8 +585,8 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
             s.hard_mask = torch.ones(s.channels, device=device)
     table = pd.DataFrame(rows, columns=FAST_COLUMNS)
     table = table.sort_values("candidate", kind="stable").reset_index(drop=True)
-    table.attrs.update(engine=engine, passes=passes[0], z=z_used, chunks=chunks,
-                       stem_cached=stem_x[0] is not None)
+    table.attrs.update(engine=engine, passes=passes[0], z=z, round_sizes=sizes,
+                       stem_cached=stem_x is not None)
     return table
 
 

@@ -31,26 +31,37 @@ def regulariser(supernet, l2: float, weight_term: str = "coupled") -> Regularise
 
     ``M_j`` is the slice of the weight behind site j; ``K_j`` its number of channels. A site
     whose p is fixed (the Random baseline) contributes plain weight decay and no entropy.
+
+    Vectorised over the sites (one fused norm over all guarded weights, one sigmoid over all
+    thetas): it runs every training step, and the per-site version's few hundred tiny ops
+    cost about 3% of a step of the demo supernet on a CPU.
     """
     if weight_term not in WEIGHT_TERMS:
         raise ValueError(f"weight_term {weight_term!r}: one of {WEIGHT_TERMS}")
-    weight = entropy = None
-    for op in supernet.masked_ops():
-        for site, w in op.site_weights():
-            sq = w.pow(2).sum()
-            p, q = site.p, site.keep_prob
-            if weight_term == "constant" or not site.learnable:
-                term = l2 * sq
-            elif site.rescale:
-                term = l2 * sq / q
-            else:
-                term = l2 * q * sq
-            weight = term if weight is None else weight + term
-            if site.learnable:
-                ent = site.channels * (p * torch.log(p) + q * torch.log(q))
-                entropy = ent if entropy is None else entropy + ent
-    zero = torch.zeros((), device=next(supernet.parameters()).device)
-    return Regulariser(zero if weight is None else weight, zero if entropy is None else entropy)
+    pairs = [(site, w) for op in supernet.masked_ops() for site, w in op.site_weights()]
+    if not pairs:
+        zero = torch.zeros((), device=next(supernet.parameters()).device)
+        return Regulariser(zero, zero)
+    sites = [s for s, _ in pairs]
+    # ||M_j||^2 of every site at once (_foreach_norm: what clip_grad_norm_ uses; its gradient
+    # at an all-zero slice is 0)
+    sq = torch.stack(torch._foreach_norm([w for _, w in pairs])).pow(2)
+    theta = torch.stack([s.theta for s in sites]).to(sq.dtype)
+    q = torch.sigmoid(-theta)  # keep-probabilities 1 - p
+    device = sq.device
+    learnable = torch.tensor([s.learnable for s in sites], device=device)
+    if weight_term == "constant":
+        factor = torch.ones_like(q)
+    else:
+        rescale = torch.tensor([s.rescale for s in sites], device=device)
+        factor = torch.where(learnable, torch.where(rescale, 1 / q, q), torch.ones_like(q))
+    weight = l2 * (factor * sq).sum()
+    # p log p + q log q with log p = logsigmoid(theta), log q = logsigmoid(-theta)
+    p = torch.sigmoid(theta)
+    neg_entropy = p * F.logsigmoid(theta) + q * F.logsigmoid(-theta)
+    channels = torch.tensor([float(s.channels) for s in sites], device=device, dtype=sq.dtype)
+    entropy = (channels * neg_entropy)[learnable].sum()
+    return Regulariser(weight, entropy)
 
 
 def negative_elbo(logits: torch.Tensor, targets: torch.Tensor, supernet, l2: float,

@@ -87,7 +87,8 @@ def _rank_resumable(cfg: RunConfig, net, x_val, y_val, out: Path, progress: bool
     options = RankOptions(method=s.rank, engine=s.rank_engine,
                           candidates_per_pass=s.candidates_per_pass,
                           image_batch=cfg.data.eval_batch_size, first_chunk=s.race_first_chunk,
-                          delta=s.race_delta, bn_recalibration_batches=s.bn_recalibration_batches,
+                          growth=s.race_growth, strata=s.race_strata, delta=s.race_delta,
+                          bn_recalibration_batches=s.bn_recalibration_batches,
                           bn_recalibration_batch_size=cfg.data.batch_size)
 
     def shard(part, rank, world_size):

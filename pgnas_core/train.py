@@ -182,6 +182,12 @@ def train_supernet(cfg: RunConfig, data, out_dir: Path, method: str | None = Non
     if ctx.enabled:
         ids = [device.index] if device.type == "cuda" else None
         model = nn.parallel.DistributedDataParallel(net, device_ids=ids)
+    if t.compile:
+        # Only the training forward is compiled: the sites' mask multiplies fuse into the
+        # neighbouring elementwise ops (benchmarks/bench_site_overhead.py). Checkpoints and
+        # evaluation use ``net`` itself; masks come from inductor's RNG, seeded per step as
+        # in eager mode, so a compiled run resumes exactly (its masks differ from eager's).
+        model = torch.compile(model, dynamic=False)  # two shapes: full and last batch
 
     def save(epoch_done: int, step: int | None):
         if not ctx.is_main:

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from pgnas_core.sites import DropoutSite, concrete_drop, logit
+from pgnas_core.sites import DropoutSite, concrete_drop, concrete_keep, logit
 
 
 def test_concrete_drop_mean_matches_p_at_low_temperature():
@@ -19,6 +19,17 @@ def test_concrete_drop_is_smooth_at_high_temperature():
     torch.manual_seed(0)
     drop = concrete_drop(torch.tensor(logit(0.3)), (50_000,), tau=5.0)
     assert ((drop > 0.2) & (drop < 0.8)).float().mean() > 0.9
+
+
+def test_concrete_keep_is_one_minus_drop_for_the_same_noise():
+    theta = torch.tensor(logit(0.3), requires_grad=True)
+    g1, g2 = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
+    keep = concrete_keep(theta, (1000,), 0.2, generator=g1)
+    drop = concrete_drop(theta, (1000,), 0.2, generator=g2)
+    torch.testing.assert_close(keep, 1 - drop, atol=1e-6, rtol=0)
+    gk, = torch.autograd.grad(keep.sum(), theta)
+    gd, = torch.autograd.grad((1 - drop).sum(), theta)
+    torch.testing.assert_close(gk, gd, rtol=1e-4, atol=1e-5)
 
 
 def test_relaxed_mask_gradient_reaches_theta():
