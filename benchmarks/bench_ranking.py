@@ -35,6 +35,9 @@ def main(argv=None):
     ap.add_argument("--seeds", type=int, default=10)
     ap.add_argument("--check-c", type=int, default=20)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--image-batch", type=int, default=500,
+                    help="images per forward pass, naive and fast alike (at 1000 both pay for "
+                         "page faults on the 2-core VM: about 1.4x slower per image)")
     ap.add_argument("--configs", default="exhaustive:compact,racing:compact",
                     help="method:engine pairs run at every size (racing:batched added for C <= naive-max)")
     ap.add_argument("--naive-random", action="store_true",
@@ -42,6 +45,8 @@ def main(argv=None):
                          "each timed on its own (mean and spread reported)")
     ap.add_argument("--save-tables", action="store_true",
                     help="write each fast ranking's table to results/ranking_table_<C>_<method>.csv")
+    ap.add_argument("--order-seeds", default="0",
+                    help="racing runs once per order seed (comma-separated): its draw order")
     ap.add_argument("--out", default="ranking", help="results/<out>.csv and .json")
     ap.add_argument("--quick", action="store_true")
     a = ap.parse_args(argv)
@@ -52,8 +57,9 @@ def main(argv=None):
     x, y = stack_split(data.val)
     rows, wall = [], time.perf_counter()
 
-    def fast(seeds, method, engine):
-        opts = RankOptions(method=method, engine=engine, image_batch=cfg.data.eval_batch_size)
+    def fast(seeds, method, engine, order_seed=0):
+        opts = RankOptions(method=method, engine=engine, image_batch=a.image_batch,
+                           order_seed=order_seed)
         return _common.timed(fast_rank_candidates, net, x, y, seeds, options=opts,
                              progress=False)
 
@@ -64,7 +70,8 @@ def main(argv=None):
         if n_naive < c and a.naive_random:
             sample = torch.randperm(c, generator=torch.Generator().manual_seed(c))[:n_naive]
             per = [_common.timed(rank_candidates, net, x, y, 1, base_seed=int(s),
-                                 progress=False)[1] for s in sample.tolist()]
+                                 batch_size=a.image_batch, progress=False)[1]
+                   for s in sample.tolist()]
             per_t = torch.tensor(per, dtype=torch.float64)
             t_naive = float(per_t.sum())
             spread = dict(naive_seeds=" ".join(str(int(s)) for s in sample.tolist()),
@@ -74,7 +81,8 @@ def main(argv=None):
             print(f"naive: {n_naive} random candidates of {c}: mean {per_t.mean():.3f}s "
                   f"sd {per_t.std():.3f}s min {per_t.min():.3f}s max {per_t.max():.3f}s")
         else:
-            naive, t_naive = _common.timed(rank_candidates, net, x, y, n_naive, progress=False)
+            naive, t_naive = _common.timed(rank_candidates, net, x, y, n_naive,
+                                           batch_size=a.image_batch, progress=False)
             ex_winner = best_candidate(naive) if n_naive == c else None
         t_naive_total = t_naive * c / n_naive
         rows.append(dict(C=c, method="naive", engine="masked", seconds=t_naive_total,
@@ -85,23 +93,26 @@ def main(argv=None):
         configs = [tuple(p.split(":")) for p in a.configs.split(",") if p]
         if c <= a.naive_max:
             configs += [("racing", "batched")]
-        for method, engine in configs:
-            table, t = fast(seeds, method, engine)
+        runs = [(m, e, o) for m, e in configs
+                for o in ([int(v) for v in a.order_seeds.split(",")] if m == "racing" else [0])]
+        for method, engine, order in runs:
+            table, t = fast(seeds, method, engine, order)
             w = best_candidate(table)
             if a.save_tables:
-                table.to_csv(_common.RESULTS / f"ranking_table_{c}_{method}_{engine}.csv",
+                suffix = f"_order{order}" if method == "racing" else ""
+                table.to_csv(_common.RESULTS / f"ranking_table_{c}_{method}_{engine}{suffix}.csv",
                              index=False)
             if method == "exhaustive" and ex_winner is None:
                 ex_winner = w
-            rows.append(dict(C=c, method=method, engine=engine, seconds=t, s_per_candidate=t / c,
-                             measured_candidates=c, extrapolated=False,
+            rows.append(dict(C=c, method=method, engine=engine, order_seed=order, seconds=t,
+                             s_per_candidate=t / c, measured_candidates=c, extrapolated=False,
                              images=int(table["evaluated_images"].sum()),
-                             winner_val_acc=w["val_acc"],
+                             winner_seed=int(w["seed"]), winner_val_acc=w["val_acc"],
                              speedup_vs_naive=t_naive_total / t))
-            print(f"C={c:5d} {method:10s} {engine:8s} {t:8.1f}s  {t / c:.3f}s/cand  "
+            print(f"C={c:5d} {method:10s} {engine:8s} order {order} {t:8.1f}s  {t / c:.3f}s/cand  "
                   f"x{t_naive_total / t:5.2f} vs naive ({t_naive_total:.1f}s"
-                  f"{' extrapolated' if n_naive < c else ''})  winner val acc "
-                  f"{w['val_acc']:.4f}  images {rows[-1]['images']}")
+                  f"{' extrapolated' if n_naive < c else ''})  winner {int(w['seed'])} val acc "
+                  f"{w['val_acc']:.4f}  images {rows[-1]['images']}", flush=True)
 
     agree = []
     for s in range(a.seeds):

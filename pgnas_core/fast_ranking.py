@@ -280,6 +280,7 @@ class RankOptions:
     growth: float = 1.5  # racing: each round sees this many times the previous round's images
     strata: int = 8  # racing: margin strata of the split (racing.margin_strata); 1: none
     delta: float = 0.05  # racing: chance of dropping the best, shared over the rounds that test
+    order_seed: int = RACE_ORDER_SEED  # racing: seed of the order each stratum is visited in
     bn_recalibration_batches: int = 0  # 0: BN statistics as trained (the paper)
     bn_recalibration_batch_size: int = 128
     gpu_fast: bool = True  # channels-last + bf16 autocast for the batched engine on CUDA
@@ -439,7 +440,8 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
     sizes = round_sizes(n, options.first_chunk, options.growth) if racing else [n]
     z = round_z(len(sizes) - 2, options.delta) if racing else float("nan")
     key = {"seeds": seeds, "n_val": n, "method": options.method, "sizes": sizes,
-           "recal": recal, "strata": options.strata, "delta": options.delta}
+           "recal": recal, "strata": options.strata, "delta": options.delta,
+           "order_seed": options.order_seed}
     partial = _Partial(partial_path, key)
     done = partial.finished()
     done_seeds = set(int(s) for s in done["seed"]) if len(done) else set()
@@ -453,7 +455,7 @@ def fast_rank_candidates(supernet, x_val: torch.Tensor, y_val: torch.Tensor,
             logits = torch.cat([supernet(x_val[i:i + options.image_batch])
                                 for i in range(0, n, options.image_batch)])
         strata = margin_strata(logits, y_val, options.strata)
-    plan = RacePlan(strata, RACE_ORDER_SEED)
+    plan = RacePlan(strata, options.order_seed)
 
     # survivors: seeds still racing, with their outcomes on the images ``seen`` (in order)
     state = partial.load_state()
