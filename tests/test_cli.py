@@ -71,6 +71,16 @@ def test_steps_alone_train_rank_export(tmp_path):
     assert len(pd.read_csv(out / "candidates.csv")) == 4
     assert main(["export", "--out", str(out), "--seed", "2"]) == 0
     assert (out / "subnet_seed2" / "weights.pt").exists()
+    # racing from the command line: the winner is a full-split row, and best.json names it
+    assert main(["rank", "--out", str(out), "--set", "search.candidates=12", "--set",
+                 "search.rank=racing", "--set", "search.race_first_chunk=32", "--no-progress"]) == 0
+    table = pd.read_csv(out / "candidates.csv")
+    full = table[table["eliminated_round"] == -1]
+    assert len(table) == 12 and len(full) >= 1
+    assert (full["evaluated_images"] == full["evaluated_images"].max()).all()
+    best = json.loads((out / "best.json").read_text())
+    row = full[full["seed"] == best["seed"]]
+    assert len(row) == 1 and row["val_acc"].iloc[0] == full["val_acc"].max()
 
 
 def test_resume_continues_to_more_epochs(tmp_path):
