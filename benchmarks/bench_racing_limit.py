@@ -24,7 +24,7 @@ import _common
 from pgnas_core.data import stack_split
 from pgnas_core.export import export_subnet
 from pgnas_core.fast_ranking import evaluation_copy, module_outcomes, stem_features
-from pgnas_core.racing import margin_strata
+from pgnas_core.racing import image_margins
 from pgnas_core.sampling import sample_architecture
 
 
@@ -75,7 +75,7 @@ def main(argv=None):
                         for i in range(len(c)) if i != best]
     with net.site_mode("mean"), torch.no_grad():
         logits = torch.cat([net(x[i:i + 500]) for i in range(0, n, 500)])
-    order = torch.argsort(margin_strata(logits, y, n), stable=True)  # lowest margin first
+    order = torch.argsort(image_margins(logits, y), stable=True)  # lowest margin first
     share = 2 * q * (1 - q)  # chance two random candidates disagree on the image
     cum = share[order].cumsum(0) / share.sum()
     rows = [dict(candidates=len(c), val_images=n, z=a.z,

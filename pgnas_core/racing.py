@@ -57,19 +57,23 @@ def round_z(test_rounds: int, delta: float) -> float:
     return NormalDist().inv_cdf(1 - delta / max(test_rounds, 1))
 
 
-def margin_strata(logits: torch.Tensor, y: torch.Tensor, strata: int) -> torch.Tensor:
-    """(N,) stratum of every image: quantile group of ``|p_y - max_{k != y} p_k|`` under the
-    posterior-mean network's ``logits`` (0 = smallest margins, the contested images)."""
-    n = len(y)
-    if strata <= 1 or n == 0:
-        return torch.zeros(n, dtype=torch.long)
+def image_margins(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """(N,) ``|p_y - max_{k != y} p_k|`` of every image under ``logits`` (small: contested)."""
     p = logits.detach().float().softmax(1).cpu()
     y = y.cpu()
     p_y = p.gather(1, y[:, None]).squeeze(1)
     others = p.scatter(1, y[:, None], -1.0).max(1).values
-    margin = (p_y - others).abs()
+    return (p_y - others).abs()
+
+
+def margin_strata(logits: torch.Tensor, y: torch.Tensor, strata: int) -> torch.Tensor:
+    """(N,) stratum of every image: quantile group of its :func:`image_margins` under the
+    posterior-mean network's ``logits`` (0 = smallest margins, the contested images)."""
+    n = len(y)
+    if strata <= 1 or n == 0:
+        return torch.zeros(n, dtype=torch.long)
     rank = torch.empty(n, dtype=torch.long)
-    rank[torch.argsort(margin, stable=True)] = torch.arange(n)
+    rank[torch.argsort(image_margins(logits, y), stable=True)] = torch.arange(n)
     return torch.clamp(rank * strata // n, max=strata - 1)
 
 

@@ -185,8 +185,9 @@ def train_supernet(cfg: RunConfig, data, out_dir: Path, method: str | None = Non
     if t.compile:
         # Only the training forward is compiled: the sites' mask multiplies fuse into the
         # neighbouring elementwise ops (benchmarks/bench_site_overhead.py). Checkpoints and
-        # evaluation use ``net`` itself; masks come from inductor's RNG, seeded per step as
-        # in eager mode, so a compiled run resumes exactly (its masks differ from eager's).
+        # evaluation use ``net`` itself. The masks come from inductor's RNG (seeded from the
+        # per-step seed), so they differ from eager mode's; exact resume is tested in eager
+        # mode only, and compiling under torchrun is untested.
         model = torch.compile(model, dynamic=False)  # two shapes: full and last batch
 
     def save(epoch_done: int, step: int | None):
