@@ -11,12 +11,13 @@ PYTEST_ARGS ?=
 # Extra pip arguments, e.g. PIP_ARGS='-c constraints.txt' or a CPU-only torch index.
 PIP_ARGS ?= -c constraints.txt
 
-.PHONY: help setup system-packages demo test clean distclean
+.PHONY: help setup system-packages demo test lint clean distclean
 
 help:
 	@echo "make setup      create $(VENV), pip install -e '.[dev]', install system packages (if root)"
 	@echo "make demo       run a small search: $(BIN)/pgnas search --preset demo --out runs/demo"
-	@echo "make test       run the test suite (PYTEST_ARGS='-m \"not slow\"' to narrow it)"
+	@echo "make test       lint (ruff), then the test suite (PYTEST_ARGS='-m \"not slow\"' to narrow it)"
+	@echo "make lint       ruff check and ruff format --check"
 	@echo "make clean      remove build outputs and caches (keeps $(VENV) and runs/)"
 	@echo "make distclean  clean, and remove $(VENV) too"
 
@@ -46,8 +47,12 @@ system-packages:
 demo: setup
 	$(BIN)/pgnas search --preset demo --out runs/demo
 
-test: setup
+test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 clean:
 	rm -rf build dist *.egg-info .pytest_cache tests/_artifacts

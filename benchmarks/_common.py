@@ -3,6 +3,7 @@
 The demo supernet (`supnet_m_small`, preset `demo`, Fashion-MNIST) is trained once and cached
 under ``benchmarks/results/demo_supernet/`` (gitignored); later scripts load its checkpoint.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,24 +21,47 @@ DEMO_DIR = RESULTS / "demo_supernet"
 
 def demo_config(overrides: tuple[str, ...] = ()):
     from pgnas_core.config import resolve_config
-    return resolve_config("demo", None, ["train.device=cpu", *overrides])
+
+    return resolve_config("demo", None, ["train.device=cpu", "method.baselines=[]", *overrides])
 
 
 def demo_supernet(device: str = "cpu", progress: bool = False):
-    """(cfg, net, data): the demo supernet trained once (cached) and its data splits."""
-    from pgnas_core.checkpoint import latest_checkpoint
+    """(cfg, net, data): the demo supernet trained once (``pgnas train``, cached) and its data
+    splits, loaded back like every trained run (``load_supernet``)."""
     from pgnas_core.data import load_data
-    from pgnas_core.train import load_trained_supernet, train_supernet
+    from pgnas_core.run.pipeline import search
+    from pgnas_core.run.run_dir import load_supernet
 
     cfg = demo_config()
     data = load_data(cfg.data)
-    if latest_checkpoint(DEMO_DIR / "checkpoints") is not None and (DEMO_DIR / "done").exists():
-        return cfg, load_trained_supernet(cfg, data.info, DEMO_DIR, "pgnas").to(device), data
-    tic = time.perf_counter()
-    net = train_supernet(cfg, data, DEMO_DIR, "pgnas", resume=True, progress=progress)
-    (DEMO_DIR / "done").write_text("trained\n")
-    print(f"trained the demo supernet in {time.perf_counter() - tic:.0f}s (cached in {DEMO_DIR})")
-    return cfg, net.to(device).eval(), data
+    if not (DEMO_DIR / "done").exists():
+        tic = time.perf_counter()
+        search(cfg, DEMO_DIR, resume=True, progress=progress, steps=("train",))
+        (DEMO_DIR / "done").write_text("trained\n")
+        print(
+            f"trained the demo supernet in {time.perf_counter() - tic:.0f}s (cached in {DEMO_DIR})"
+        )
+    net, _ = load_supernet(DEMO_DIR, device=device)
+    return cfg, net, data
+
+
+def fast_rank(
+    net, x, y, seeds, image_batch: int = 500, x_train=None, recal_batch_size: int = 128, **fields
+):
+    """The fast ranker with its settings given as ``search.*`` fields (SearchConfig)."""
+    from pgnas_core.rank import SearchConfig, rank_candidates
+
+    return rank_candidates(
+        net,
+        x,
+        y,
+        seeds,
+        SearchConfig(**fields),
+        image_batch=image_batch,
+        x_train=x_train,
+        recal_batch_size=recal_batch_size,
+        progress=False,
+    )
 
 
 def machine() -> dict:
@@ -50,8 +74,13 @@ def machine() -> dict:
                 break
     except OSError:
         pass
-    info = {"cpu": cpu, "cores": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-            "torch": torch.__version__, "python": platform.python_version()}
+    info = {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+    }
     if torch.cuda.is_available():
         info["gpu"] = torch.cuda.get_device_name(0)
     return info

@@ -7,6 +7,7 @@ the candidates, and the test accuracy of the validation winner.
 
     python benchmarks/bench_bn_recalibration.py [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,10 +15,10 @@ import time
 
 import torch
 
-import _common
 from pgnas_core.data import stack_split
-from pgnas_core.fast_ranking import RankOptions, fast_rank_candidates
-from pgnas_core.ranking import best_candidate
+from pgnas_core.rank import best_candidate
+
+import _common
 
 
 def main(argv=None):
@@ -37,24 +38,39 @@ def main(argv=None):
     xtr, _ = stack_split(data.train)  # un-augmented training images
     rows = []
     for recal in (0, a.batches):
-        opts = RankOptions(method="exhaustive", engine="compact", bn_recalibration_batches=recal,
-                           bn_recalibration_batch_size=cfg.data.batch_size)
-        val, t = _common.timed(fast_rank_candidates, net, xv, yv, range(a.c), options=opts,
-                               x_train=xtr, progress=False)
-        test = fast_rank_candidates(net, xt, yt, range(a.c), options=opts, x_train=xtr,
-                                    progress=False)
+        opts = dict(
+            rank="exhaustive",
+            rank_engine="compact",
+            bn_recalibration_batches=recal,
+            x_train=xtr,
+            recal_batch_size=cfg.data.batch_size,
+        )
+        val, t = _common.timed(_common.fast_rank, net, xv, yv, range(a.c), **opts)
+        test = _common.fast_rank(net, xt, yt, range(a.c), **opts)
         rho = val["val_acc"].corr(test["val_acc"], method="spearman")
         w = best_candidate(val)
         w_test = float(test.loc[test["seed"] == w["seed"], "val_acc"].iloc[0])
-        rows.append(dict(recal_batches=recal, C=a.c, rank_seconds=t,
-                         spearman_val_test=rho, winner_seed=int(w["seed"]),
-                         winner_val_acc=w["val_acc"], winner_test_acc=w_test,
-                         mean_val_acc=val["val_acc"].mean(), best_test_acc=test["val_acc"].max()))
+        rows.append(
+            dict(
+                recal_batches=recal,
+                C=a.c,
+                rank_seconds=t,
+                spearman_val_test=rho,
+                winner_seed=int(w["seed"]),
+                winner_val_acc=w["val_acc"],
+                winner_test_acc=w_test,
+                mean_val_acc=val["val_acc"].mean(),
+                best_test_acc=test["val_acc"].max(),
+            )
+        )
         r = rows[-1]
-        print(f"BN recal {recal:3d} batches: rank {t:6.1f}s  spearman(val, test) {rho:.3f}  "
-              f"winner val {w['val_acc']:.4f} test {w_test:.4f}  mean val {r['mean_val_acc']:.4f}")
-    _common.write_results("bn_recalibration", rows, {"args": vars(a),
-                                                      "wall_seconds": time.perf_counter() - wall})
+        print(
+            f"BN recal {recal:3d} batches: rank {t:6.1f}s  spearman(val, test) {rho:.3f}  "
+            f"winner val {w['val_acc']:.4f} test {w_test:.4f}  mean val {r['mean_val_acc']:.4f}"
+        )
+    _common.write_results(
+        "bn_recalibration", rows, {"args": vars(a), "wall_seconds": time.perf_counter() - wall}
+    )
 
 
 if __name__ == "__main__":

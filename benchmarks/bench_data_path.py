@@ -8,6 +8,7 @@ of the demo supernet (loader + step). Same process, interleaved.
 
     python benchmarks/bench_data_path.py [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,24 +18,40 @@ import time
 import torch
 import torch.nn.functional as F
 
-import _common
-from pgnas_core.data import DataConfig, load_data
+from pgnas_core.data import load_data
 from pgnas_core.data.device_loader import DeviceLoader
-from pgnas_core.data_order import epoch_loader
+from pgnas_core.data.order import epoch_loader
 from pgnas_core.supernets import create_supernet
+
+import _common
 
 
 def torchvision_loader(cfg, batch):
+    from torch.utils.data import DataLoader, Subset
     from torchvision import transforms as T
     from torchvision.datasets import FashionMNIST
-    from torch.utils.data import DataLoader, Subset
+
     from pgnas_core.data.splits import carve_train_val
-    ds = FashionMNIST(str(cfg.resolved_root()), train=True, transform=T.Compose([
-        T.RandomCrop(28, padding=2), T.RandomHorizontalFlip(), T.ToTensor(),
-        T.Normalize((0.2860,), (0.3530,))]))
+
+    ds = FashionMNIST(
+        str(cfg.resolved_root()),
+        train=True,
+        transform=T.Compose(
+            [
+                T.RandomCrop(28, padding=2),
+                T.RandomHorizontalFlip(),
+                T.ToTensor(),
+                T.Normalize((0.2860,), (0.3530,)),
+            ]
+        ),
+    )
     train_idx, _ = carve_train_val(len(ds), cfg)
-    return DataLoader(Subset(ds, train_idx.tolist()), batch_size=batch, shuffle=True,
-                      generator=torch.Generator().manual_seed(0))
+    return DataLoader(
+        Subset(ds, train_idx.tolist()),
+        batch_size=batch,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
 
 
 def main(argv=None):
@@ -72,17 +89,27 @@ def main(argv=None):
             opt.step()
             m += len(y)
         t_train = time.perf_counter() - tic
-        rows.append(dict(loader=name, data_images_per_s=n / t_data, epoch_images=n,
-                         train_images_per_s=m / t_train, train_steps=a.steps))
+        rows.append(
+            dict(
+                loader=name,
+                data_images_per_s=n / t_data,
+                epoch_images=n,
+                train_images_per_s=m / t_train,
+                train_steps=a.steps,
+            )
+        )
     base = {r["loader"]: r for r in rows}["per_image_tensor"]
     for r in rows:
         r["data_speedup_vs_per_image"] = r["data_images_per_s"] / base["data_images_per_s"]
         r["train_speedup_vs_per_image"] = r["train_images_per_s"] / base["train_images_per_s"]
-        print(f"{r['loader']:17s} data only {r['data_images_per_s']:9.0f} img/s "
-              f"(x{r['data_speedup_vs_per_image']:.1f})   with training step "
-              f"{r['train_images_per_s']:7.0f} img/s (x{r['train_speedup_vs_per_image']:.2f})")
-    _common.write_results("data_path", rows, {"args": vars(a),
-                                               "wall_seconds": time.perf_counter() - wall})
+        print(
+            f"{r['loader']:17s} data only {r['data_images_per_s']:9.0f} img/s "
+            f"(x{r['data_speedup_vs_per_image']:.1f})   with training step "
+            f"{r['train_images_per_s']:7.0f} img/s (x{r['train_speedup_vs_per_image']:.2f})"
+        )
+    _common.write_results(
+        "data_path", rows, {"args": vars(a), "wall_seconds": time.perf_counter() - wall}
+    )
 
 
 if __name__ == "__main__":

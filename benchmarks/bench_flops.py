@@ -1,12 +1,13 @@
 """The limit: achieved FLOP/s of candidate evaluation vs a plain large matmul in the same run.
 
-FLOPs count multiply and add separately (as ``pgnas_core.flops``). Candidate evaluation:
+FLOPs count multiply and add separately (as ``pgnas_core.nn.flops``). Candidate evaluation:
 the compact engine does the compact nets' FLOPs; the batched engine runs the full masked
 supernet (its FLOPs do not shrink with the masks). The matmul (fp32, N x N) approximates
 the machine's reachable peak with the same thread count.
 
     python benchmarks/bench_flops.py [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,10 +15,10 @@ import time
 
 import torch
 
-import _common
 from pgnas_core.data import stack_split
-from pgnas_core.fast_ranking import RankOptions, fast_rank_candidates
-from pgnas_core.flops import count_flops
+from pgnas_core.nn.flops import count_flops
+
+import _common
 
 
 def matmul_flops(n: int, repeats: int) -> float:
@@ -28,7 +29,7 @@ def matmul_flops(n: int, repeats: int) -> float:
         tic = time.perf_counter()
         a @ b
         best = min(best, time.perf_counter() - tic)
-    return 2 * n ** 3 / best
+    return 2 * n**3 / best
 
 
 def main(argv=None):
@@ -48,23 +49,39 @@ def main(argv=None):
     rows = []
     full_flops = count_flops(net, tuple(x.shape[1:]))  # posterior-mean supernet = masked cost
     for engine in ("compact", "batched"):
-        table, t = _common.timed(fast_rank_candidates, net, x, y, range(a.c),
-                                 options=RankOptions(method="exhaustive", engine=engine),
-                                 progress=False)
+        table, t = _common.timed(
+            _common.fast_rank, net, x, y, range(a.c), rank="exhaustive", rank_engine=engine
+        )
         per_image = table["flops"].sum() if engine == "compact" else full_flops * a.c
         achieved = per_image * len(y) / t
-        rows.append(dict(what=f"rank_{engine}", seconds=t, flops=per_image * len(y),
-                         flop_per_s=achieved))
+        rows.append(
+            dict(what=f"rank_{engine}", seconds=t, flops=per_image * len(y), flop_per_s=achieved)
+        )
     peak_after = matmul_flops(a.matmul_n, 5)
     peak = max(peak_before, peak_after)
-    rows.append(dict(what=f"matmul_{a.matmul_n}", flop_per_s=peak,
-                     flop_per_s_before=peak_before, flop_per_s_after=peak_after))
+    rows.append(
+        dict(
+            what=f"matmul_{a.matmul_n}",
+            flop_per_s=peak,
+            flop_per_s_before=peak_before,
+            flop_per_s_after=peak_after,
+        )
+    )
     for r in rows:
         r["fraction_of_matmul"] = r["flop_per_s"] / peak
-        print(f"{r['what']:14s} {r['flop_per_s'] / 1e9:7.2f} GFLOP/s  "
-              f"({100 * r['fraction_of_matmul']:.1f}% of the matmul)")
-    _common.write_results("flops", rows, {"args": vars(a), "supernet_flops_per_image": full_flops,
-                                           "wall_seconds": time.perf_counter() - wall})
+        print(
+            f"{r['what']:14s} {r['flop_per_s'] / 1e9:7.2f} GFLOP/s  "
+            f"({100 * r['fraction_of_matmul']:.1f}% of the matmul)"
+        )
+    _common.write_results(
+        "flops",
+        rows,
+        {
+            "args": vars(a),
+            "supernet_flops_per_image": full_flops,
+            "wall_seconds": time.perf_counter() - wall,
+        },
+    )
 
 
 if __name__ == "__main__":

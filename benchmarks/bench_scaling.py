@@ -6,6 +6,7 @@ Ranking uses the fast ranker, exhaustive, compact engine (the CPU's ``auto``).
 
     python benchmarks/bench_scaling.py [--quick]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,10 +17,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-import _common
 from pgnas_core.data import stack_split
-from pgnas_core.fast_ranking import RankOptions, fast_rank_candidates
 from pgnas_core.supernets import create_supernet
+
+import _common
 
 
 def fit(xs, ts) -> dict:
@@ -44,18 +45,18 @@ def main(argv=None):
     wall = time.perf_counter()
     cfg, net, data = _common.demo_supernet()
     x, y = stack_split(data.val)
-    opts = RankOptions(method="exhaustive", engine="compact")
+    opts = dict(rank="exhaustive", rank_engine="compact", image_batch=250)
     rows, fits = [], {}
 
     cs = [int(c) for c in a.cs.split(",")]
-    ts = [_common.timed(fast_rank_candidates, net, x, y, range(c), options=opts,
-                        progress=False)[1] for c in cs]
+    ts = [_common.timed(_common.fast_rank, net, x, y, range(c), **opts)[1] for c in cs]
     rows += [dict(series="rank_vs_C", x=c, seconds=t, val_images=len(y)) for c, t in zip(cs, ts)]
     fits["rank_vs_C (s per candidate)"] = fit(cs, ts)
 
     ns = [int(n) for n in a.val_sizes.split(",")]
-    ts = [_common.timed(fast_rank_candidates, net, x[:n], y[:n], range(a.val_c), options=opts,
-                        progress=False)[1] for n in ns]
+    ts = [
+        _common.timed(_common.fast_rank, net, x[:n], y[:n], range(a.val_c), **opts)[1] for n in ns
+    ]
     rows += [dict(series="rank_vs_val_size", x=n, seconds=t, C=a.val_c) for n, t in zip(ns, ts)]
     fits["rank_vs_val_size (s per image, C candidates)"] = fit(ns, ts)
 
@@ -79,17 +80,28 @@ def main(argv=None):
                 steps.append(time.perf_counter() - tic)
         ts.append(statistics.median(steps))
         params.append(sum(p.numel() for p in model.parameters()))
-        rows.append(dict(series="train_step_vs_width", x=m, seconds=ts[-1], widths=str(w),
-                         params=params[-1], batch=128))
+        rows.append(
+            dict(
+                series="train_step_vs_width",
+                x=m,
+                seconds=ts[-1],
+                widths=str(w),
+                params=params[-1],
+                batch=128,
+            )
+        )
     fits["train_step_vs_width (s per width multiple)"] = fit(mults, ts)
     fits["train_step_vs_params (s per parameter)"] = fit(params, ts)
     for name, f in fits.items():
-        print(f"{name:48s} slope {f['slope']:.3g}  intercept {f['intercept_s']:.3g}s  "
-              f"log-log exponent {f['loglog_exponent']:.2f}")
+        print(
+            f"{name:48s} slope {f['slope']:.3g}  intercept {f['intercept_s']:.3g}s  "
+            f"log-log exponent {f['loglog_exponent']:.2f}"
+        )
     for r in rows:
         print(f"  {r['series']:22s} x={r['x']:<7} {r['seconds']:.3f}s")
-    _common.write_results("scaling", rows, {"args": vars(a), "fits": fits,
-                                             "wall_seconds": time.perf_counter() - wall})
+    _common.write_results(
+        "scaling", rows, {"args": vars(a), "fits": fits, "wall_seconds": time.perf_counter() - wall}
+    )
 
 
 if __name__ == "__main__":

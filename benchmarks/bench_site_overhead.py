@@ -5,6 +5,7 @@ the sites removed (replaced by identities); each in eager mode and under torch.c
 
     python benchmarks/bench_site_overhead.py [--quick] [--batch 128] [--repeats 30] [--no-compile]
 """
+
 from __future__ import annotations
 
 import argparse
@@ -16,17 +17,19 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import _common
-from pgnas_core.loss import regulariser
 from pgnas_core.supernets import create_supernet
+from pgnas_core.train.loss import regulariser
+
+import _common
 
 
 def strip_sites(net):
     """A copy of ``net`` whose dropout sites are identities (the net without sites)."""
-    from pgnas_core.sites import DropoutSite
+    from pgnas_core.nn.sites import DropoutSite
+
     plain = copy.deepcopy(net)
-    for name, m in list(plain.named_modules()):
-        for child_name, child in list(m.named_children()):
+    for _, m in list(plain.named_modules()):
+        for _, child in list(m.named_children()):
             if isinstance(child, nn.ModuleList):
                 for i, c in enumerate(child):
                     if isinstance(c, DropoutSite):
@@ -46,6 +49,7 @@ def step_fn(net, x, y, mode, compiled=False):
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
+
     return step
 
 
@@ -55,8 +59,12 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=30)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--no-compile", dest="compile", action="store_false",
-                    help="skip the torch.compile variants (they take about a minute to compile)")
+    ap.add_argument(
+        "--no-compile",
+        dest="compile",
+        action="store_false",
+        help="skip the torch.compile variants (they take about a minute to compile)",
+    )
     a = ap.parse_args(argv)
     if a.quick:
         a.repeats = 8
@@ -69,9 +77,12 @@ def main(argv=None):
     off.set_site_mode("off")
     plain = strip_sites(off)
     x, y = torch.randn(a.batch, 1, 28, 28), torch.randint(0, 10, (a.batch,))
-    variants = {"sites_relaxed": step_fn(net, x, y, "relaxed"),
-                "sites_relaxed_no_regulariser": step_fn(net, x, y, "relaxed_noreg"),
-                "sites_off": step_fn(off, x, y, "off"), "sites_removed": step_fn(plain, x, y, "off")}
+    variants = {
+        "sites_relaxed": step_fn(net, x, y, "relaxed"),
+        "sites_relaxed_no_regulariser": step_fn(net, x, y, "relaxed_noreg"),
+        "sites_off": step_fn(off, x, y, "off"),
+        "sites_removed": step_fn(plain, x, y, "off"),
+    }
     if a.compile:  # separate copies: a compiled module keeps its own guards
         cnet, cplain = copy.deepcopy(net), copy.deepcopy(plain)
         variants["compiled_sites_relaxed"] = step_fn(cnet, x, y, "relaxed", compiled=True)
@@ -90,13 +101,24 @@ def main(argv=None):
     rows = []
     for k in variants:
         base = "compiled_sites_removed" if k.startswith("compiled_") else "sites_removed"
-        rows.append(dict(variant=k, batch=a.batch, median_step_s=med[k], min_step_s=min(times[k]),
-                         baseline=base, overhead_vs_removed=med[k] / med[base] - 1))
+        rows.append(
+            dict(
+                variant=k,
+                batch=a.batch,
+                median_step_s=med[k],
+                min_step_s=min(times[k]),
+                baseline=base,
+                overhead_vs_removed=med[k] / med[base] - 1,
+            )
+        )
     for r in rows:
-        print(f"{r['variant']:30s} median {1000 * r['median_step_s']:7.1f} ms/step  "
-              f"overhead vs {r['baseline']} {100 * r['overhead_vs_removed']:+6.1f}%")
-    _common.write_results("site_overhead", rows, {"args": vars(a),
-                                                   "wall_seconds": time.perf_counter() - wall})
+        print(
+            f"{r['variant']:30s} median {1000 * r['median_step_s']:7.1f} ms/step  "
+            f"overhead vs {r['baseline']} {100 * r['overhead_vs_removed']:+6.1f}%"
+        )
+    _common.write_results(
+        "site_overhead", rows, {"args": vars(a), "wall_seconds": time.perf_counter() - wall}
+    )
 
 
 if __name__ == "__main__":

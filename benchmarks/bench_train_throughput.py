@@ -7,6 +7,7 @@ size and channels (32x32x3 for SupNet-M): the step's cost does not depend on the
     python benchmarks/bench_train_throughput.py                        # SupNet-M, batch 128
     python benchmarks/bench_train_throughput.py --supernet supnet_m_small --steps 20
 """
+
 from __future__ import annotations
 
 import argparse
@@ -17,20 +18,22 @@ import time
 import torch
 import torch.nn.functional as F
 
-import _common
-from pgnas_core.loss import regulariser
 from pgnas_core.supernets import create_supernet
 from pgnas_core.supernets.registry import supernet_entry
+from pgnas_core.train.loss import regulariser
+
+import _common
 
 
 def peak_memory_gb(device: torch.device) -> float:
     if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2 ** 30
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20  # KiB -> GiB
+        return torch.cuda.max_memory_allocated(device) / 2**30
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20  # KiB -> GiB
 
 
-def measure(name: str, device: torch.device, batch: int, steps: int, warmup: int,
-            compiled: bool) -> dict:
+def measure(
+    name: str, device: torch.device, batch: int, steps: int, warmup: int, compiled: bool
+) -> dict:
     torch.manual_seed(0)
     net = create_supernet(name).to(device).train()
     net.set_site_mode("relaxed")
@@ -65,10 +68,18 @@ def measure(name: str, device: torch.device, batch: int, steps: int, warmup: int
         sync()
         times.append(time.perf_counter() - tic)
     med = statistics.median(times)
-    return dict(supernet=name, device=str(device), compiled=compiled, batch=batch,
-                steps=steps, warmup_s=warm, median_step_s=med, images_per_s=batch / med,
-                peak_memory_gb=peak_memory_gb(device),
-                params_m=sum(p.numel() for p in net.parameters()) / 1e6)
+    return dict(
+        supernet=name,
+        device=str(device),
+        compiled=compiled,
+        batch=batch,
+        steps=steps,
+        warmup_s=warm,
+        median_step_s=med,
+        images_per_s=batch / med,
+        peak_memory_gb=peak_memory_gb(device),
+        params_m=sum(p.numel() for p in net.parameters()) / 1e6,
+    )
 
 
 def main(argv=None):
@@ -87,15 +98,19 @@ def main(argv=None):
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     wall = time.perf_counter()
     rows = []
-    for compiled in ([False, True] if a.compile else [False]):
+    for compiled in [False, True] if a.compile else [False]:
         r = measure(a.supernet, device, a.batch, a.steps, a.warmup, compiled)
         rows.append(r)
-        print(f"{r['supernet']} on {r['device']} {'compiled' if compiled else 'eager   '}: "
-              f"{r['images_per_s']:8.1f} images/s ({1000 * r['median_step_s']:.1f} ms/step, "
-              f"batch {a.batch}), peak memory {r['peak_memory_gb']:.2f} GB, warm-up "
-              f"{r['warmup_s']:.1f}s", flush=True)
-    _common.write_results("train_throughput", rows, {"args": vars(a),
-                                                     "wall_seconds": time.perf_counter() - wall})
+        print(
+            f"{r['supernet']} on {r['device']} {'compiled' if compiled else 'eager   '}: "
+            f"{r['images_per_s']:8.1f} images/s ({1000 * r['median_step_s']:.1f} ms/step, "
+            f"batch {a.batch}), peak memory {r['peak_memory_gb']:.2f} GB, warm-up "
+            f"{r['warmup_s']:.1f}s",
+            flush=True,
+        )
+    _common.write_results(
+        "train_throughput", rows, {"args": vars(a), "wall_seconds": time.perf_counter() - wall}
+    )
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ reaches every notebook, and the notebooks share their runs within one session. V
 caller set are left alone: ``PGNAS_NOTEBOOK_RUNS=runs/notebooks pytest notebooks`` reuses the
 local cache instead of training again.
 """
+
 import atexit
 import os
 import shutil

@@ -1,5 +1,7 @@
+"""``python -m pgnas_core``: the ``pgnas`` command (as torchrun launches it)."""
+
 import sys
 
-from .cli import main
+from .run.cli import main
 
 sys.exit(main())

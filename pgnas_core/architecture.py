@@ -3,6 +3,7 @@
 Small, frozen, hashable and JSON-serialisable (like DARTS's ``Genotype``); the sampler, the
 ranker, the exporter and the plots pass this value around, not modules.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,21 +90,27 @@ class Architecture:
         return {
             "supernet": self.supernet,
             "options": self.supernet_options,
-            "sites": [{"name": s.name, "op": s.op, "channels": s.channels, "kept": list(s.kept)}
-                      for s in self.sites],
+            "sites": [
+                {"name": s.name, "op": s.op, "channels": s.channels, "kept": list(s.kept)}
+                for s in self.sites
+            ],
         }
 
     def to_json(self, indent: int | None = 1) -> str:
         return json.dumps(self.to_dict(), indent=indent, sort_keys=True)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "Architecture":
-        sites = tuple(SiteChoice(s["name"], s["op"], int(s["channels"]),
-                                 tuple(sorted(int(i) for i in s["kept"]))) for s in d["sites"])
+    def from_dict(cls, d: dict) -> Architecture:
+        sites = tuple(
+            SiteChoice(
+                s["name"], s["op"], int(s["channels"]), tuple(sorted(int(i) for i in s["kept"]))
+            )
+            for s in d["sites"]
+        )
         return cls(d["supernet"], _freeze(dict(d.get("options", {}))), sites)
 
     @classmethod
-    def from_json(cls, text: str) -> "Architecture":
+    def from_json(cls, text: str) -> Architecture:
         return cls.from_dict(json.loads(text))
 
 

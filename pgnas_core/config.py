@@ -1,10 +1,16 @@
-"""Run configuration: dataclasses composed explicitly, loaded from and saved to YAML.
+"""Run configuration: the sections of each layer composed into one RunConfig, loaded from and
+saved to YAML.
 
-Presets are YAML files in ``pgnas_core/presets``; ``--set section.field=value`` overrides a
-field. Every field is checked before any work starts (:meth:`RunConfig.validate`).
+Each layer owns its section's dataclass and its checks (``data``: DataConfig, ``train``:
+TrainConfig, ``search``: SearchConfig, ``method``: MethodConfig); every registered search
+method adds the section of its settings (``posterior`` for PGNAS and Random). Presets are
+YAML files in ``pgnas_core/presets``; ``--set section.field=value`` overrides a field. Every
+field is checked before any work starts (:meth:`RunConfig.validate`).
 """
+
 from __future__ import annotations
 
+import copy
 import dataclasses
 import difflib
 import typing
@@ -16,9 +22,11 @@ from typing import Any
 import yaml
 
 from .data.config import DataConfig
-from .errors import ConfigError, PgnasError, unknown_name
-from .loss import WEIGHT_TERMS
-from .schedules import SCHEDULES
+from .errors import ConfigError, ConfigFileError, unknown_name
+from .methods import MethodConfig, settings_sections
+from .rank.config import SearchConfig
+from .supernets import supernet_entry
+from .train.config import TrainConfig
 
 
 @dataclass
@@ -27,155 +35,146 @@ class SupernetConfig:
     options: dict = field(default_factory=dict)  # overrides of its architecture numbers
 
 
-@dataclass
-class PosteriorConfig:
-    method: str = "pgnas"  # pgnas: learn p per site | random: fixed p (Bender et al. baseline)
-    tau: float = 0.2  # temperature of the relaxed Bernoulli mask (Eq. 16)
-    p_init: float = 0.1  # initial drop probability of every site
-    l2: float = 50.0  # squared prior length-scale l^2: the weight term's scale (Eq. 15)
-    n_train: float | None = None  # N of Eq. 14; None: the training-set length
-    weight_term: str = "coupled"  # coupled: l2 (1-p)||M||^2 | constant: l2 ||M||^2 (Table 2)
-    rescale: bool = False  # inverted-dropout coordinates (kept channels / (1-p)); off = official
-    random_p: float = 0.1  # the fixed drop rate of the Random baseline
+def _default_sections() -> dict:
+    return {name: cls() for name, cls in settings_sections().items()}
 
 
-@dataclass
-class TrainConfig:
-    epochs: int = 10
-    lr: float = 0.05  # base learning rate of the weights
-    p_lr_scale: float = 1.0  # learning rate of the p logits = lr * p_lr_scale
-    schedule: str = "cosine"  # cosine | step | multistep | sgdr | constant
-    lr_min: float = 0.0  # floor of cosine and sgdr
-    step_size: int = 30  # step: epochs between decays
-    gamma: float = 0.1  # step / multistep: decay factor
-    milestones: list = field(default_factory=list)  # multistep: epochs of decay
-    t0: int = 10  # sgdr: first period (epochs)
-    t_mult: int = 2  # sgdr: period multiplier
-    momentum: float = 0.9  # SGD with Nesterov momentum, no weight decay (the prior replaces it)
-    grad_clip: float = 5.0  # max gradient norm; 0 disables
-    seed: int = 0  # weights, data order and dropout masks
-    device: str = "auto"  # auto | cpu | cuda | cuda:N
-    keep_checkpoints: int = 2  # how many checkpoints to keep (epoch ends and mid-epoch)
-    checkpoint_every_steps: int = 0  # also save inside an epoch every N steps; 0: epoch ends only
-    sync_bn: bool = True  # under torchrun: batch-norm statistics over the global batch
-    dist_backend: str = "auto"  # under torchrun: auto (nccl on GPUs, gloo on CPUs) | nccl | gloo
-    compile: bool = False  # torch.compile the training forward (fuses the sites' masking; slow start)
-
-
-@dataclass
-class SearchConfig:
-    candidates: int = 50  # C: candidates sampled from the posterior
-    seed: int = 0  # candidate i is drawn with seed `seed + i`
-    random_baseline: bool = True  # also train and search the Random baseline (Table 3)
-    finetune_epochs: int = 0  # fine-tune the winner (Tables 3, 5); 0: no fine-tuning
-    rank: str = "exhaustive"  # exhaustive: every candidate on the whole val split | racing
-    rank_engine: str = "auto"  # auto | batched (K candidates per pass) | compact (exported nets)
-    candidates_per_pass: int = 16  # K: candidates per forward pass of the batched engine
-    race_first_chunk: int = 64  # racing: val images of the first round
-    race_growth: float = 1.5  # racing: each round sees this many times more images
-    race_strata: int = 8  # racing: margin strata of the val split (pgnas_core.racing); 1: none
-    race_delta: float = 0.05  # racing: chance of dropping the best, shared over the rounds
-    bn_recalibration_batches: int = 0  # re-estimate BN stats per candidate; 0: off (paper)
+#: Fields that never change a run's numbers (where it runs, how often it saves, what it is
+#: called) or change them at float-rounding level at most (performance switches of the
+#: ranker): a run may be resumed with other values of these.
+NON_NUMERIC_FIELDS = frozenset(
+    {
+        "description",
+        "train.device",
+        "train.keep_checkpoints",
+        "train.checkpoint_every_steps",
+        "train.dist_backend",
+        "data.root",
+        "data.download",
+        "data.num_workers",
+        "data.eval_batch_size",
+        "search.rank_engine",
+        "search.candidates_per_pass",
+        "search.compact_cache_params",
+        "search.gpu_fast",
+        "search.stem_cache",
+        "search.fold_bn",
+    }
+)
 
 
 @dataclass
 class RunConfig:
     supernet: SupernetConfig = field(default_factory=SupernetConfig)
     data: DataConfig = field(default_factory=DataConfig)
-    posterior: PosteriorConfig = field(default_factory=PosteriorConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     description: str = ""
+    # the registered methods' settings, by section name (e.g. ``posterior``); also readable
+    # as attributes: ``cfg.posterior.l2``
+    sections: dict = field(default_factory=_default_sections)
+
+    def __getattr__(self, name: str):
+        sections = self.__dict__.get("sections")
+        if sections is not None and name in sections:
+            return sections[name]
+        raise AttributeError(f"{type(self).__name__} has no field or section {name!r}")
+
+    def section(self, name: str):
+        """A method's settings section (``posterior``, ...)."""
+        if name not in self.sections:
+            raise unknown_name("section", name, self.sections)
+        return self.sections[name]
 
     # ---- checks ---------------------------------------------------------------------------
-    def validate(self) -> "RunConfig":
+    def validate(self) -> RunConfig:
         """Raise ConfigError naming the first bad field; return self when all are fine."""
-        from .supernets import supernet_entry
-
         _check_types(self, "")  # every field of the right type, even when built in Python
         supernet_entry(self.supernet.name)  # unknown names raise with a suggestion
         self.data.validate()
-        p, t, s = self.posterior, self.train, self.search
-        _choice("posterior.method", p.method, ("pgnas", "random"))
-        _check("posterior.tau", p.tau, p.tau > 0, "a number > 0")
-        _check("posterior.p_init", p.p_init, 0 < p.p_init < 1, "a number in (0, 1)")
-        _check("posterior.random_p", p.random_p, 0 < p.random_p < 1, "a number in (0, 1)")
-        _check("posterior.l2", p.l2, p.l2 >= 0, "a number >= 0")
-        _check("posterior.n_train", p.n_train, p.n_train is None or p.n_train > 0,
-               "a number > 0, or null for the training-set length")
-        _choice("posterior.weight_term", p.weight_term, WEIGHT_TERMS)
-        _check("train.epochs", t.epochs, t.epochs >= 1, "an integer >= 1")
-        _check("train.lr", t.lr, t.lr > 0, "a number > 0")
-        _check("train.p_lr_scale", t.p_lr_scale, t.p_lr_scale >= 0, "a number >= 0")
-        _choice("train.schedule", t.schedule, SCHEDULES)
-        _check("train.lr_min", t.lr_min, 0 <= t.lr_min <= t.lr, "a number in [0, train.lr]")
-        _check("train.momentum", t.momentum, 0 <= t.momentum < 1, "a number in [0, 1)")
-        _check("train.grad_clip", t.grad_clip, t.grad_clip >= 0, "a number >= 0 (0 disables)")
-        _check("train.step_size", t.step_size, t.step_size >= 1, "an integer >= 1")
-        _check("train.t0", t.t0, t.t0 >= 1, "an integer >= 1")
-        _check("train.t_mult", t.t_mult, t.t_mult >= 1, "an integer >= 1")
-        _check("train.keep_checkpoints", t.keep_checkpoints, t.keep_checkpoints >= 1,
-               "an integer >= 1")
-        _check("train.device", t.device, t.device in ("auto", "cpu", "cuda") or
-               str(t.device).startswith("cuda:"), "auto, cpu, cuda or cuda:N")
-        _check("train.seed", t.seed, t.seed >= 0, "an integer >= 0")
-        _check("train.checkpoint_every_steps", t.checkpoint_every_steps,
-               t.checkpoint_every_steps >= 0, "an integer >= 0 (0: only at epoch ends)")
-        _choice("train.dist_backend", t.dist_backend, ("auto", "nccl", "gloo"))
-        _check("train.milestones", t.milestones,
-               all(isinstance(m, int) and not isinstance(m, bool) and m >= 1
-                   for m in t.milestones), "a list of epochs (integers >= 1)")
-        _check("search.seed", s.seed, s.seed >= 0, "an integer >= 0")
-        _check("search.candidates", s.candidates, s.candidates >= 1, "an integer >= 1")
-        _check("search.finetune_epochs", s.finetune_epochs, s.finetune_epochs >= 0,
-               "an integer >= 0")
-        _choice("search.rank", s.rank, ("exhaustive", "racing"))
-        _choice("search.rank_engine", s.rank_engine, ("auto", "batched", "compact"))
-        _check("search.candidates_per_pass", s.candidates_per_pass, s.candidates_per_pass >= 1,
-               "an integer >= 1")
-        _check("search.race_first_chunk", s.race_first_chunk, s.race_first_chunk >= 2,
-               "an integer >= 2")
-        _check("search.race_growth", s.race_growth, s.race_growth >= 1.1,
-               "a number >= 1.1 (each round this many times the previous one's images)")
-        _check("search.race_strata", s.race_strata, s.race_strata >= 1, "an integer >= 1 (1: none)")
-        _check("search.race_delta", s.race_delta, 0 < s.race_delta < 1, "a number in (0, 1)")
-        _check("search.bn_recalibration_batches", s.bn_recalibration_batches,
-               s.bn_recalibration_batches >= 0, "an integer >= 0 (0: off)")
-        _check("search.rank_engine", s.rank_engine,
-               s.bn_recalibration_batches == 0 or s.rank_engine != "batched",
-               "auto or compact when search.bn_recalibration_batches > 0")
+        self.method.validate()
+        for section in self.sections.values():
+            section.validate()
+        self.train.validate()
+        self.search.validate()
         return self
 
     # ---- (de)serialisation ----------------------------------------------------------------
     def to_dict(self) -> dict:
-        return dataclasses.asdict(self)
+        d = {
+            "supernet": dataclasses.asdict(self.supernet),
+            "data": dataclasses.asdict(self.data),
+            "method": dataclasses.asdict(self.method),
+        }
+        d.update({name: dataclasses.asdict(s) for name, s in self.sections.items()})
+        d.update(
+            {
+                "train": dataclasses.asdict(self.train),
+                "search": dataclasses.asdict(self.search),
+                "description": self.description,
+            }
+        )
+        return d
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
 
     @classmethod
-    def from_dict(cls, d: dict) -> "RunConfig":
-        return _from_dict(cls, d or {}, "")
+    def from_dict(cls, d: dict) -> RunConfig:
+        d = _migrate(d or {})
+        if not isinstance(d, dict):
+            raise ConfigError("config", d, "a mapping of sections")
+        sections = settings_sections()
+        fixed = {f.name for f in dataclasses.fields(cls)} - {"sections"}
+        kwargs, found = {}, _default_sections()
+        hints = typing.get_type_hints(cls)
+        for key, value in d.items():
+            if key in fixed:
+                kwargs[key] = _coerce(hints[key], value, key)
+            elif key in sections:
+                found[key] = _from_dict(sections[key], value or {}, key + ".")
+            else:
+                known = sorted(fixed | set(sections))
+                close = difflib.get_close_matches(str(key), known, n=1)
+                hint = f" (did you mean '{close[0]}'?)" if close else ""
+                raise ConfigError(
+                    str(key), value, f"a known section of the config: {', '.join(known)}{hint}"
+                )
+        return cls(**kwargs, sections=found)
+
+
+def _migrate(d: dict) -> dict:
+    """Read configs written before the method interface: ``posterior.method`` became
+    ``method.name`` and ``search.random_baseline`` became ``method.baselines``."""
+    if not isinstance(d, dict):
+        return d
+    posterior, search = d.get("posterior"), d.get("search")
+    legacy_name = isinstance(posterior, dict) and "method" in posterior
+    legacy_baseline = isinstance(search, dict) and "random_baseline" in search
+    if not (legacy_name or legacy_baseline):
+        return d
+    d = copy.deepcopy(d)
+    method = d.setdefault("method", {})
+    if legacy_name:  # a legacy field set later (e.g. by --set) wins over the preset's section
+        method["name"] = d["posterior"].pop("method")
+    if legacy_baseline:
+        on = d["search"].pop("random_baseline")
+        method["baselines"] = ["random"] if on and method.get("name", "pgnas") == "pgnas" else []
+    return d
 
 
 def _check_types(obj, prefix: str) -> None:
     hints = typing.get_type_hints(type(obj))
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)
-        if dataclasses.is_dataclass(value):
+        if f.name == "sections" and isinstance(obj, RunConfig):
+            for name, section in value.items():
+                _check_types(section, f"{name}.")
+        elif dataclasses.is_dataclass(value):
             _check_types(value, f"{prefix}{f.name}.")
         else:
             _coerce(hints[f.name], value, f"{prefix}{f.name}")
-
-
-def _check(name: str, value: Any, ok: bool, allowed: str) -> None:
-    if not ok:
-        raise ConfigError(name, value, allowed)
-
-
-def _choice(name: str, value: Any, allowed) -> None:
-    if value not in allowed:
-        raise unknown_name(name, value, allowed)
 
 
 def _from_dict(cls, d: dict, prefix: str):
@@ -188,9 +187,11 @@ def _from_dict(cls, d: dict, prefix: str):
         if key not in names:
             close = difflib.get_close_matches(str(key), names, n=1)
             hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
-            raise ConfigError(f"{prefix}{key}", value,
-                              f"a known field of {prefix.rstrip('.') or 'the config'}: "
-                              f"{', '.join(names)}{hint}")
+            raise ConfigError(
+                f"{prefix}{key}",
+                value,
+                f"a known field of {prefix.rstrip('.') or 'the config'}: {', '.join(names)}{hint}",
+            )
         kwargs[key] = _coerce(hints[key], value, f"{prefix}{key}")
     return cls(**kwargs)
 
@@ -237,7 +238,7 @@ def _coerce(tp, value, name: str):
     return value
 
 
-# ---- presets and overrides ------------------------------------------------------------------
+# ---- presets, files and overrides -------------------------------------------------------------
 def preset_dir():
     return resources.files("pgnas_core") / "presets"
 
@@ -258,6 +259,49 @@ def load_preset(name: str) -> dict:
     return yaml.safe_load((preset_dir() / f"{name}.yaml").read_text()) or {}
 
 
+def load_config_file(path: str | Path) -> dict:
+    """A YAML config file as a mapping of sections; one ConfigFileError naming the file for
+    one that is missing, unreadable, not text, empty, not YAML or not a mapping."""
+    path = Path(path)
+    if not path.exists():
+        raise ConfigFileError(f"config file {path} does not exist")
+    if path.is_dir():
+        raise ConfigFileError(f"config file {path} is a directory, not a YAML file")
+    try:
+        raw = path.read_bytes()
+    except OSError as e:
+        raise ConfigFileError(f"config file {path} cannot be read ({e.strerror or e})") from None
+    try:
+        text = raw.decode("utf-8")
+        if "\x00" in text:
+            raise UnicodeDecodeError(
+                "utf-8", raw, text.index("\x00"), text.index("\x00") + 1, "NUL byte"
+            )
+    except UnicodeDecodeError as e:
+        raise ConfigFileError(
+            f"config file {path} is not a text file (byte {e.start} is not "
+            f"UTF-8 text): expected YAML"
+        ) from None
+    try:
+        d = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(e, "problem", None) or str(e).splitlines()[0]
+        raise ConfigFileError(f"config file {path} is not valid YAML{where}: {problem}") from None
+    if d is None:
+        raise ConfigFileError(
+            f"config file {path} is empty: expected a YAML mapping of "
+            f"sections (supernet, data, method, train, search, ...)"
+        )
+    if not isinstance(d, dict):
+        raise ConfigFileError(
+            f"config file {path} holds a {type(d).__name__}, not a mapping "
+            f"of sections (supernet: ..., train: ...)"
+        )
+    return d
+
+
 def apply_override(d: dict, assignment: str) -> dict:
     """Apply one ``section.field=value`` (the value is parsed as YAML: 0.1, true, [1, 2])."""
     if "=" not in assignment:
@@ -266,7 +310,9 @@ def apply_override(d: dict, assignment: str) -> dict:
     try:
         value = yaml.safe_load(raw) if raw.strip() else None
     except yaml.YAMLError:
-        raise ConfigError(key, raw, "a value YAML can parse (number, true/false, [list], text)")
+        raise ConfigError(
+            key, raw, "a value YAML can parse (number, true/false, [list], text)"
+        ) from None
     parts = key.strip().split(".")
     node = d
     if not all(parts):
@@ -281,20 +327,39 @@ def apply_override(d: dict, assignment: str) -> dict:
     return d
 
 
-def resolve_config(preset: str | None = "demo", config_file: str | Path | None = None,
-                   overrides: list[str] = ()) -> RunConfig:
+def resolve_config(
+    preset: str | None = "demo", config_file: str | Path | None = None, overrides: list[str] = ()
+) -> RunConfig:
     """preset, then a YAML file, then ``--set`` overrides; validated."""
     d: dict = {}
     if preset:
         d = _merge(d, load_preset(preset))
     if config_file:
-        path = Path(config_file)
-        if not path.is_file():
-            raise PgnasError(f"config file {path} does not exist")
-        d = _merge(d, yaml.safe_load(path.read_text()) or {})
+        d = _merge(d, _migrate(load_config_file(config_file)))
     for o in overrides:
         apply_override(d, o)
     return RunConfig.from_dict(d).validate()
+
+
+def config_changes(old: dict, new: dict, ignore=NON_NUMERIC_FIELDS) -> list[tuple[str, Any, Any]]:
+    """(field, old value, new value) of every field that differs between two config dicts,
+    by dotted name, leaving out ``ignore`` (fields that do not change the numbers)."""
+    a, b = _flatten(_migrate(old)), _flatten(_migrate(new))
+    return [
+        (k, a.get(k), b.get(k))
+        for k in sorted(set(a) | set(b))
+        if k not in ignore and a.get(k) != b.get(k)
+    ]
+
+
+def _flatten(d: dict, prefix: str = "") -> dict:
+    out = {}
+    for k, v in d.items():
+        if isinstance(v, dict) and k != "options":
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
 
 
 def _merge(a: dict, b: dict) -> dict:

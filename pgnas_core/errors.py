@@ -1,8 +1,10 @@
 """Errors a user can act on: each names what was wrong and what is allowed."""
+
 from __future__ import annotations
 
 import difflib
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 
 class PgnasError(Exception):
@@ -43,3 +45,28 @@ class TrainingDiverged(PgnasError, ArithmeticError):
 
 class Interrupted(PgnasError):
     """Stopped on request (Ctrl-C) after saving a checkpoint; ``--resume`` continues."""
+
+
+def check_field(name: str, value: Any, ok: bool, allowed: str) -> None:
+    """Raise a ConfigError for ``name`` unless ``ok``; ``allowed`` says what would be."""
+    if not ok:
+        raise ConfigError(name, value, allowed)
+
+
+def check_choice(name: str, value: Any, allowed: Iterable[str]) -> None:
+    """Raise a ConfigError (with a did-you-mean) unless ``value`` is one of ``allowed``."""
+    if value not in allowed:
+        raise unknown_name(name, value, allowed)
+
+
+class RunDirError(PgnasError):
+    """A run directory or a file in it is missing, unreadable, truncated or from another
+    version: names the path and what was expected."""
+
+
+class ConfigFileError(PgnasError):
+    """A config file cannot be used: names the file and what was expected."""
+
+
+class ConfigChanged(PgnasError):
+    """Resuming with settings that change the numbers: names the fields (``--force`` to go on)."""

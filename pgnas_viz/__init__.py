@@ -4,26 +4,60 @@ Every plot helper takes data (a run directory, a RunResults, a DataFrame or an A
 and an optional Axes, draws with matplotlib's object-oriented API and returns the Axes; none
 trains, shows or saves anything. ``pgnas_core`` never imports this package.
 """
-from pgnas_core.results import (RunResults, drop_proportions, keep_prob_table, load_run,
-                                sweep_tables)
+
+from pgnas_core.run.results import (
+    RunResults,
+    drop_proportions,
+    keep_prob_table,
+    load_run,
+    sweep_tables,
+)
 
 from .candidates import plot_candidate_histogram, plot_error_vs_candidates
 from .drops import plot_drop_proportions
 from .graph import architecture_graph, dot_available, render_graph, supernet_graph
 from .keep_probs import keep_prob_grid, plot_keep_prob_evolution, plot_keep_probs
 from .paper import compare_with_paper, paper_caption, paper_table, paper_tables
-from .posterior_math import (nearest_sweep_row, regularisation_curve, regulariser_optimum,
-                             relaxed_mask_samples, typical_site_norms)
+from .posterior_math import (
+    nearest_sweep_row,
+    regularisation_curve,
+    regulariser_optimum,
+    relaxed_mask_samples,
+    typical_site_norms,
+)
 from .training_curves import plot_training_curves
 from .widgets import L2Explorer, TauExplorer, TrainButton, l2_explorer, tau_explorer, train_button
 
 __all__ = [
-    "RunResults", "load_run", "keep_prob_table", "drop_proportions", "sweep_tables",
-    "plot_keep_probs", "plot_keep_prob_evolution", "keep_prob_grid", "plot_drop_proportions",
-    "plot_training_curves", "plot_candidate_histogram", "plot_error_vs_candidates",
-    "architecture_graph", "supernet_graph", "render_graph", "dot_available",
-    "paper_table", "paper_tables", "paper_caption", "compare_with_paper",
-    "relaxed_mask_samples", "regularisation_curve", "regulariser_optimum", "nearest_sweep_row",
-    "typical_site_norms", "tau_explorer", "TauExplorer", "l2_explorer", "L2Explorer",
-    "train_button", "TrainButton",
+    "RunResults",
+    "load_run",
+    "keep_prob_table",
+    "drop_proportions",
+    "sweep_tables",
+    "plot_keep_probs",
+    "plot_keep_prob_evolution",
+    "keep_prob_grid",
+    "plot_drop_proportions",
+    "plot_training_curves",
+    "plot_candidate_histogram",
+    "plot_error_vs_candidates",
+    "architecture_graph",
+    "supernet_graph",
+    "render_graph",
+    "dot_available",
+    "paper_table",
+    "paper_tables",
+    "paper_caption",
+    "compare_with_paper",
+    "relaxed_mask_samples",
+    "regularisation_curve",
+    "regulariser_optimum",
+    "nearest_sweep_row",
+    "typical_site_norms",
+    "tau_explorer",
+    "TauExplorer",
+    "l2_explorer",
+    "L2Explorer",
+    "train_button",
+    "TrainButton",
 ]

@@ -1,11 +1,12 @@
 """The ranked candidates: their accuracy, guided vs Random (supplement Fig. 1), and the
 winner's error against the number of candidates C (paper Table 6)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from pgnas_core.results import as_run
+from pgnas_core.run.results import as_run
 
 from .inputs import axes_or_new, is_run
 
@@ -21,8 +22,9 @@ def _candidates(data, what: str) -> pd.DataFrame | None:
     raise TypeError(f"{what}: expected a DataFrame or a run directory, got {type(data).__name__}")
 
 
-def plot_candidate_histogram(guided, random=None, ax=None, column: str = "val_acc",
-                             bins: int | None = None):
+def plot_candidate_histogram(
+    guided, random=None, ax=None, column: str = "val_acc", bins: int | None = None
+):
     """Histograms of the candidates' ``column``: PGNAS-guided vs the Random baseline.
 
     ``guided``: candidates.csv as a DataFrame, or a run directory (then ``random`` defaults
@@ -41,8 +43,13 @@ def plot_candidate_histogram(guided, random=None, ax=None, column: str = "val_ac
     n = bins or int(np.clip(np.sqrt(max(len(v) for v in values)) * 2, 5, 40))
     edges = np.linspace(lo, hi if hi > lo else lo + 1e-3, n + 1)
     for v, name, color in zip(values, ("PGNAS", "Random"), ("C0", "C3")):
-        ax.hist(v, bins=edges, alpha=0.55, color=color,
-                label=f"{name}: mean {v.mean():.3f}, sd {v.std(ddof=0):.3f} (n={len(v)})")
+        ax.hist(
+            v,
+            bins=edges,
+            alpha=0.55,
+            color=color,
+            label=f"{name}: mean {v.mean():.3f}, sd {v.std(ddof=0):.3f} (n={len(v)})",
+        )
     ax.set_xlabel(column)
     ax.set_ylabel("candidates")
     ax.legend(fontsize=8)
@@ -61,8 +68,14 @@ def plot_error_vs_candidates(df: pd.DataFrame, ax=None, paper: pd.DataFrame | No
     ax.plot(stats["candidates"], stats["mean"], marker="o", color="C0", label="ours (mean)")
     if (stats["count"] > 1).any():
         sd = stats["std"].fillna(0.0)
-        ax.fill_between(stats["candidates"], stats["mean"] - sd, stats["mean"] + sd,
-                        color="C0", alpha=0.2, label="ours +-1 sd")
+        ax.fill_between(
+            stats["candidates"],
+            stats["mean"] - sd,
+            stats["mean"] + sd,
+            color="C0",
+            alpha=0.2,
+            label="ours +-1 sd",
+        )
         ax.scatter(df["candidates"], df["error"], s=10, color="C0", alpha=0.5)
     if paper is not None:
         p = paper.dropna(subset=["error"])

@@ -1,17 +1,18 @@
 """Channel- and operation-level drop proportions per stage and overall (paper Table 7)."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
 from pgnas_core.architecture import Architecture
-from pgnas_core.results import as_run, drop_proportions
+from pgnas_core.run.results import as_run, drop_proportions
 
 from .inputs import axes_or_new, is_run
 
 
 def drop_proportion_table(data, by: str = "stage", tags=None) -> pd.DataFrame:
-    """The :func:`pgnas_core.results.drop_proportions` table of a run, an Architecture, or
+    """The :func:`pgnas_core.run.results.drop_proportions` table of a run, an Architecture, or
     ``data`` itself when it already is one."""
     if isinstance(data, pd.DataFrame):
         return data
@@ -19,8 +20,9 @@ def drop_proportion_table(data, by: str = "stage", tags=None) -> pd.DataFrame:
         return drop_proportions(data, by, tags=tags)
     if is_run(data):
         return as_run(data).drop_proportions(by)
-    raise TypeError(f"expected an Architecture, run directory or DataFrame, "
-                    f"got {type(data).__name__}")
+    raise TypeError(
+        f"expected an Architecture, run directory or DataFrame, got {type(data).__name__}"
+    )
 
 
 def plot_drop_proportions(arch_or_df, ax=None, by: str = "stage", tags=None):

@@ -6,6 +6,7 @@ data flow derived from the sites' tags, generically over supernet families: stag
 blocks in order within a stage, the branches of a block as parallel paths into a merge node,
 the layers of a branch in sequence. Returns a ``graphviz.Digraph`` (Jupyter renders it).
 """
+
 from __future__ import annotations
 
 import shutil
@@ -16,14 +17,15 @@ import graphviz
 import pandas as pd
 
 from pgnas_core.architecture import Architecture
-from pgnas_core.results import (RunResults, as_run, keep_prob_table, operation_table,
-                                site_tags)
+from pgnas_core.run.results import RunResults, as_run, keep_prob_table, operation_table, site_tags
 
 from .inputs import is_run
 
-INSTALL_HINT = ("graphviz's `dot` program is not installed, so graphs cannot be drawn as "
-                "images (the Digraph and its DOT source still work): install it with "
-                "`apt-get install graphviz` or `conda install -c conda-forge graphviz`")
+INSTALL_HINT = (
+    "graphviz's `dot` program is not installed, so graphs cannot be drawn as "
+    "images (the Digraph and its DOT source still work): install it with "
+    "`apt-get install graphviz` or `conda install -c conda-forge graphviz`"
+)
 
 
 def dot_available() -> bool:
@@ -101,6 +103,7 @@ def block_edges(rows: list[dict]) -> tuple[dict[str, list[str]], list[str]]:
     (e.g. ResNet-50's ``in`` 1x1 -> four kernel branches -> ``out`` 1x1); ops sharing a
     branch and a layer run side by side.
     """
+
     def layer(r):
         return _order(r.get("layer"))
 
@@ -116,9 +119,14 @@ def block_edges(rows: list[dict]) -> tuple[dict[str, list[str]], list[str]]:
             top = max(layer(o) for o in own)
             preds[r["op"]] = [o["op"] for o in own if layer(o) == top]
             continue
-        feeders = [o for o in rows if o.get("branch") != b and layer(o) < lr
-                   and str(o.get("branch")) not in SKIP_BRANCHES
-                   and layer(o) == last_layer[o.get("branch")]]
+        feeders = [
+            o
+            for o in rows
+            if o.get("branch") != b
+            and layer(o) < lr
+            and str(o.get("branch")) not in SKIP_BRANCHES
+            and layer(o) == last_layer[o.get("branch")]
+        ]
         if feeders:
             top = max(layer(o) for o in feeders)
             feeders = [o for o in feeders if layer(o) == top]
@@ -127,13 +135,20 @@ def block_edges(rows: list[dict]) -> tuple[dict[str, list[str]], list[str]]:
     return preds, [r["op"] for r in rows if r["op"] not in fed]
 
 
-def build_graph(ops: pd.DataFrame, show_dropped: bool = False, full: bool = False,
-                title: str = "") -> ArchitectureGraph:
-    """Draw an operation table (:func:`pgnas_core.results.operation_table`)."""
-    g = ArchitectureGraph(name="architecture", graph_attr={"rankdir": "TB", "label": title,
-                                                           "labelloc": "t", "fontsize": "12"},
-                          node_attr={"shape": "box", "style": "rounded,filled",
-                                     "fillcolor": "white", "fontsize": "10"})
+def build_graph(
+    ops: pd.DataFrame, show_dropped: bool = False, full: bool = False, title: str = ""
+) -> ArchitectureGraph:
+    """Draw an operation table (:func:`pgnas_core.run.results.operation_table`)."""
+    g = ArchitectureGraph(
+        name="architecture",
+        graph_attr={"rankdir": "TB", "label": title, "labelloc": "t", "fontsize": "12"},
+        node_attr={
+            "shape": "box",
+            "style": "rounded,filled",
+            "fillcolor": "white",
+            "fontsize": "10",
+        },
+    )
     g.ops = []
     g.node("__input", "input", shape="oval")
     prev = "__input"
@@ -142,25 +157,27 @@ def build_graph(ops: pd.DataFrame, show_dropped: bool = False, full: bool = Fals
         drawn = {r["op"] for r in rows if r["kept"] or show_dropped}
         memo: dict[str, list[str]] = {}
 
-        def sources(op: str) -> list[str]:
+        def sources(op: str, memo=memo, preds=preds, prev=prev, drawn=drawn) -> list[str]:
             """The drawn nodes feeding ``op`` (an omitted op passes its own inputs on)."""
             if op not in memo:
                 out: list[str] = []
                 for p in preds[op] or [None]:
-                    for s in ([prev] if p is None else [p] if p in drawn else sources(p)):
+                    for s in [prev] if p is None else [p] if p in drawn else sources(p):
                         if s not in out:
                             out.append(s)
                 memo[op] = out
             return memo[op]
 
         with g.subgraph(name=f"cluster_{i}") as c:
-            c.attr(label=f"stage {stage}, block {block}", style="dashed", color="grey",
-                   fontsize="9")
+            c.attr(
+                label=f"stage {stage}, block {block}", style="dashed", color="grey", fontsize="9"
+            )
             for row in rows:
                 if row["op"] not in drawn:
                     continue
-                attrs = {} if row["kept"] else {"style": "dashed", "color": "grey",
-                                                "fontcolor": "grey"}
+                attrs = (
+                    {} if row["kept"] else {"style": "dashed", "color": "grey", "fontcolor": "grey"}
+                )
                 if row["kept"]:
                     g.ops.append(row["op"])
                     # more kept, darker: Fig. 2's grey numbers, as a fill
@@ -171,7 +188,7 @@ def build_graph(ops: pd.DataFrame, show_dropped: bool = False, full: bool = Fals
                     g.edge(src, row["op"])
             outs: list[str] = []
             for e in ends:
-                for s in ([e] if e in drawn else sources(e)):
+                for s in [e] if e in drawn else sources(e):
                     if s not in outs:
                         outs.append(s)
             if len(outs) == 1 and outs[0] != prev:
@@ -191,8 +208,9 @@ def build_graph(ops: pd.DataFrame, show_dropped: bool = False, full: bool = Fals
     return g
 
 
-def architecture_graph(arch, keep_probs=None, show_dropped: bool = False,
-                       tags=None) -> ArchitectureGraph:
+def architecture_graph(
+    arch, keep_probs=None, show_dropped: bool = False, tags=None
+) -> ArchitectureGraph:
     """Supp. Fig. 2: the searched architecture, one node per kept operation labelled with the
     proportion of kernels kept; empty operations omitted (drawn dashed with ``show_dropped``).
 
@@ -208,11 +226,14 @@ def architecture_graph(arch, keep_probs=None, show_dropped: bool = False,
         tags = tags if tags is not None else (run.tags or None)
         keep_probs = keep_probs if keep_probs is not None else run.keep_probs
         arch = run.architecture
-    ops = operation_table(arch, site_tags(arch if tags is None else tags),
-                          _keep_prob_map(keep_probs))
+    ops = operation_table(
+        arch, site_tags(arch if tags is None else tags), _keep_prob_map(keep_probs)
+    )
     kept = int(ops["kept"].sum())
-    title = (f"{arch.supernet}: {kept}/{len(ops)} operations kept, channels dropped "
-             f"{arch.channel_drop_proportion:.2f}")
+    title = (
+        f"{arch.supernet}: {kept}/{len(ops)} operations kept, channels dropped "
+        f"{arch.channel_drop_proportion:.2f}"
+    )
     return build_graph(ops, show_dropped=show_dropped, title=title)
 
 
@@ -224,18 +245,25 @@ def supernet_graph(supernet_or_arch, keep_probs=None, tags=None) -> Architecture
     """
     source = supernet_or_arch
     if isinstance(source, str):
-        from pgnas_core.results import supernet_skeleton
+        from pgnas_core.run.results import supernet_skeleton
+
         source = supernet_skeleton(Architecture(source, (), ()))
     if isinstance(source, Architecture):
-        arch = Architecture(source.supernet, source.options, tuple(
-            type(s)(s.name, s.op, s.channels, tuple(range(s.channels))) for s in source.sites))
+        arch = Architecture(
+            source.supernet,
+            source.options,
+            tuple(
+                type(s)(s.name, s.op, s.channels, tuple(range(s.channels))) for s in source.sites
+            ),
+        )
     else:  # a Supernet
         arch = source.full_architecture()
         tags = tags if tags is not None else site_tags(source)
         if keep_probs is None and source.sites()[0].theta.device.type != "meta":
             keep_probs = source.keep_probs()
-    ops = operation_table(arch, site_tags(arch if tags is None else tags),
-                          _keep_prob_map(keep_probs))
+    ops = operation_table(
+        arch, site_tags(arch if tags is None else tags), _keep_prob_map(keep_probs)
+    )
     title = f"supernet {arch.supernet}: {len(ops)} operations, {len(arch.sites)} sites"
     return build_graph(ops, full=True, title=title)
 

@@ -3,14 +3,14 @@
 Every helper funnels its ``data`` argument through one of these, so each accepts the same
 kinds of input and none of them trains anything.
 """
+
 from __future__ import annotations
 
 from os import PathLike
 
-import matplotlib.pyplot as plt
 import pandas as pd
 
-from pgnas_core.results import RunResults, as_run, keep_prob_table
+from pgnas_core.run.results import RunResults, as_run, keep_prob_table
 
 
 def is_run(data) -> bool:
@@ -28,8 +28,9 @@ def keep_probs_long(data) -> pd.DataFrame:
         return data
     if hasattr(data, "site_table"):  # a Supernet: its current keep-probabilities
         return pd.DataFrame(data.site_table())
-    raise TypeError(f"expected a run directory, RunResults, DataFrame or Supernet, "
-                    f"got {type(data).__name__}")
+    raise TypeError(
+        f"expected a run directory, RunResults, DataFrame or Supernet, got {type(data).__name__}"
+    )
 
 
 def site_keep_table(data, epoch: int | None = None) -> pd.DataFrame:
@@ -50,5 +51,7 @@ def axes_or_new(ax=None, figsize=(6, 4)):
     """``ax`` itself, or the Axes of a new figure."""
     if ax is not None:
         return ax
+    import matplotlib.pyplot as plt  # lazily: importing pgnas_viz needs no pyplot
+
     _, ax = plt.subplots(figsize=figsize, layout="constrained")
     return ax

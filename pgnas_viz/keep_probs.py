@@ -1,11 +1,12 @@
 """Per-site keep-probabilities ``1 - p_j``, grouped by stage / block / branch (supp. Fig. 2's
 numbers), and how they evolve over training."""
+
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-from pgnas_core.results import TAG_ORDER, group_label, tag_columns
+from pgnas_core.run.results import TAG_ORDER, group_label, tag_columns
 
 from .inputs import axes_or_new, keep_probs_long, site_keep_table
 
@@ -34,8 +35,9 @@ def keep_prob_grid(table: pd.DataFrame) -> pd.DataFrame:
     return grid.loc[list(dict.fromkeys(rows)), list(dict.fromkeys(unique))]
 
 
-def plot_keep_probs(data, ax=None, kind: str = "heatmap", epoch: int | None = None,
-                    annotate: bool | None = None):
+def plot_keep_probs(
+    data, ax=None, kind: str = "heatmap", epoch: int | None = None, annotate: bool | None = None
+):
     """Keep-probability of every site at ``epoch`` (default: the last).
 
     ``data``: a run directory, RunResults, keep_probs table or Supernet. ``kind="heatmap"``:
@@ -64,8 +66,15 @@ def _heatmap(table: pd.DataFrame, ax, annotate: bool | None):
     if annotate:
         for (i, j), v in np.ndenumerate(grid.to_numpy(dtype=float)):
             if np.isfinite(v):
-                ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7,
-                        color="black" if v > 0.6 else "white")
+                ax.text(
+                    j,
+                    i,
+                    f"{v:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="black" if v > 0.6 else "white",
+                )
     ax.figure.colorbar(im, ax=ax, label="keep-probability 1 - p")
     ax.set_title("keep-probability per site")
     return ax
@@ -95,8 +104,13 @@ def _bars(table: pd.DataFrame, ax):
     ax.set_ylabel("keep-probability 1 - p")
     ax.set_ylim(0, 1.02)
     from matplotlib.patches import Patch
-    ax.legend(handles=[Patch(color=c, label=f"branch {b}") for b, c in palette.items()],
-              fontsize=7, ncol=min(4, len(palette)), loc="lower right")
+
+    ax.legend(
+        handles=[Patch(color=c, label=f"branch {b}") for b, c in palette.items()],
+        fontsize=7,
+        ncol=min(4, len(palette)),
+        loc="lower right",
+    )
     ax.set_title("keep-probability per site")
     return ax
 
@@ -113,19 +127,26 @@ def plot_keep_prob_evolution(keep_probs, ax=None, by: str = "stage"):
         stages = [group_label(r, ("stage",)) for r in df.to_dict("records")]
         palette = {s: f"C{i % 10}" for i, s in enumerate(dict.fromkeys(stages))}
         df = df.assign(_stage=stages)
-        for (site, stage), g in df.groupby(["site", "_stage"], sort=False):
+        for (_, stage), g in df.groupby(["site", "_stage"], sort=False):
             ax.plot(g["epoch"], g["keep_prob"], color=palette[stage], lw=0.8, alpha=0.7)
         from matplotlib.lines import Line2D
-        ax.legend(handles=[Line2D([], [], color=c, label=f"stage {s}")
-                           for s, c in palette.items()], fontsize=7)
+
+        ax.legend(
+            handles=[Line2D([], [], color=c, label=f"stage {s}") for s, c in palette.items()],
+            fontsize=7,
+        )
     else:
         keys = ("stage", "block") if by == "block" else (by,)
         labels = [group_label(r, keys) for r in df.to_dict("records")]
         df = df.assign(_group=labels, _w=df["keep_prob"] * df["channels"])
         for group, g in df.groupby("_group", sort=False):
             per_epoch = g.groupby("epoch")[["_w", "channels"]].sum()
-            ax.plot(per_epoch.index, per_epoch["_w"] / per_epoch["channels"], marker=".",
-                    label=f"{by} {group}")
+            ax.plot(
+                per_epoch.index,
+                per_epoch["_w"] / per_epoch["channels"],
+                marker=".",
+                label=f"{by} {group}",
+            )
         ax.legend(fontsize=7)
     ax.set_xlabel("epoch")
     ax.set_ylabel("keep-probability 1 - p")

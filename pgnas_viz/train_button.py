@@ -4,20 +4,23 @@ The kernel stays free while it trains (the click handler returns at once), so th
 widgets keep working. Progress is read from the run directory the run writes (history.csv
 rows per epoch, best.json after ranking), so any runner that writes a run directory works.
 """
+
 from __future__ import annotations
 
 import html
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import ipywidgets as widgets
 import pandas as pd
 
+from pgnas_core.run.run_dir import RunDir
 
-def _default_runner(cfg, out: Path) -> dict:
-    from pgnas_core.search import search
+
+def _default_runner(cfg, out: Path):
+    from pgnas_core.run.pipeline import search
 
     return search(cfg, out, progress=False)
 
@@ -29,34 +32,39 @@ def _rows(path: Path) -> int:
         return 0
 
 
-def run_progress(run_dir: Path) -> int:
-    """Steps done in a run directory: trained epochs plus finished rankings (PGNAS and the
-    Random baseline in random/)."""
-    run_dir = Path(run_dir)
+def run_progress(run_dir: Path, cfg) -> int:
+    """Steps done in a run directory: trained epochs plus finished derivations, over the
+    run's method and its baselines."""
+    run = RunDir(run_dir)
     steps = 0
-    for d in (run_dir, run_dir / "random"):
-        steps += _rows(d / "history.csv") + int((d / "best.json").is_file())
+    for name in (cfg.method.name, *cfg.method.baselines):
+        where = run.method_dir(name, cfg.method.name)
+        steps += _rows(where.history) + int(where.best.is_file())
     return steps
 
 
 def total_steps(cfg) -> int:
-    methods = 2 if (cfg.search.random_baseline and cfg.posterior.method == "pgnas") else 1
+    methods = 1 + len(cfg.method.baselines)
     return methods * (cfg.train.epochs + 1)
 
 
 class TrainButton(widgets.VBox):
     """``make_config()`` is called at each click (so it can read the sliders); every run goes
     to a fresh ``out_dir/run_NNN``. ``runner(cfg, run_dir)`` defaults to
-    :func:`pgnas_core.search.search`."""
+    the pipeline's ``search``."""
 
-    def __init__(self, make_config: Callable, out_dir: str | Path,
-                 runner: Callable | None = None, description: str = "train",
-                 poll_seconds: float = 0.5):
+    def __init__(
+        self,
+        make_config: Callable,
+        out_dir: str | Path,
+        runner: Callable | None = None,
+        description: str = "train",
+        poll_seconds: float = 0.5,
+    ):
         self.make_config, self.out_dir = make_config, Path(out_dir)
         self.runner = runner or _default_runner
         self.poll_seconds = poll_seconds
-        self.button = widgets.Button(description=description, icon="play",
-                                     button_style="primary")
+        self.button = widgets.Button(description=description, icon="play", button_style="primary")
         self.progress = widgets.IntProgress(value=0, min=0, max=1, description="progress")
         self.status = widgets.HTML("idle")
         self.thread: threading.Thread | None = None
@@ -89,8 +97,9 @@ class TrainButton(widgets.VBox):
         self.status.value = f"training into {html.escape(str(self.run_dir))} ..."
         worker = threading.Thread(target=self._work, args=(cfg, self.run_dir), daemon=True)
         # The watcher alone touches the progress widgets; it ends after the worker.
-        self.thread = threading.Thread(target=self._watch, args=(worker, self.run_dir),
-                                       daemon=True)
+        self.thread = threading.Thread(
+            target=self._watch, args=(worker, self.run_dir, cfg), daemon=True
+        )
         worker.start()
         self.thread.start()
         return self.thread
@@ -101,16 +110,17 @@ class TrainButton(widgets.VBox):
         except Exception as e:  # shown in the widget: a thread has nobody else to tell
             self.error = e
 
-    def _watch(self, worker: threading.Thread, run_dir: Path) -> None:
+    def _watch(self, worker: threading.Thread, run_dir: Path, cfg) -> None:
         tic = time.perf_counter()
         while worker.is_alive():
-            self.progress.value = min(run_progress(run_dir), self.progress.max)
+            self.progress.value = min(run_progress(run_dir, cfg), self.progress.max)
             worker.join(self.poll_seconds)
         if self.error is None:
             self.progress.value = self.progress.max
             self.progress.bar_style = "success"
-            self.status.value = (f"done in {time.perf_counter() - tic:.0f}s: "
-                                 f"{html.escape(str(run_dir))}")
+            self.status.value = (
+                f"done in {time.perf_counter() - tic:.0f}s: {html.escape(str(run_dir))}"
+            )
         else:
             e = self.error
             self.progress.bar_style = "danger"
@@ -122,8 +132,9 @@ class TrainButton(widgets.VBox):
             self.thread.join(timeout)
 
 
-def train_button(make_config: Callable, out_dir: str | Path,
-                 runner: Callable | None = None) -> TrainButton:
+def train_button(
+    make_config: Callable, out_dir: str | Path, runner: Callable | None = None
+) -> TrainButton:
     """A "train" button: each click runs ``make_config()``'s config (a RunConfig) into a new
     directory under ``out_dir`` in a background thread, with a progress bar."""
     return TrainButton(make_config, out_dir, runner)

@@ -1,21 +1,24 @@
 """Training curves of a supernet: the two parts of the negative ELBO (Eq. 14-15), the
 accuracies and the mean keep-probability, one row of history.csv per epoch."""
+
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 
 from .inputs import history_table
 
 
-def plot_training_curves(history, axes=None, label: str | None = None):
-    """Four panels: cross-entropy, regulariser R/N, accuracies, keep-probability (mean and
-    min..max band). ``history``: history.csv as a DataFrame, a run directory or RunResults.
-    ``axes``: four Axes to draw into (e.g. to overlay PGNAS and Random); returns them."""
+def plot_training_curves(history, ax=None, label: str | None = None):
+    """Four panels: cross-entropy, the method's loss terms (R/N for PGNAS), accuracies,
+    keep-probability (mean and min..max band; PGNAS-style runs). ``history``: history.csv as
+    a DataFrame, a run directory or RunResults. ``ax``: four Axes to draw into (e.g. to
+    overlay PGNAS and Random); returns them."""
     df = history_table(history)
-    if axes is None:
-        _, axes = plt.subplots(1, 4, figsize=(14, 3.2), layout="constrained")
-    axes = np.asarray(axes).ravel()
+    if ax is None:
+        import matplotlib.pyplot as plt  # lazily: importing pgnas_viz needs no pyplot
+
+        _, ax = plt.subplots(1, 4, figsize=(14, 3.2), layout="constrained")
+    axes = np.asarray(ax).ravel()
     if axes.size < 4:
         raise ValueError(f"plot_training_curves needs 4 Axes, got {axes.size}")
     prefix = f"{label}: " if label else ""
@@ -34,10 +37,17 @@ def plot_training_curves(history, axes=None, label: str | None = None):
         ax.plot(ep, df["val_acc"], marker=".", ls="--", label=f"{prefix}val (mean net)")
     ax.set_title("accuracy")
     ax = axes[3]
-    line, = ax.plot(ep, df["mean_keep"], marker=".", label=f"{prefix}mean keep")
-    if {"min_keep", "max_keep"} <= set(df.columns):
-        ax.fill_between(ep, df["min_keep"], df["max_keep"], color=line.get_color(), alpha=0.2,
-                        label=f"{prefix}min..max")
+    if "mean_keep" in df:
+        (line,) = ax.plot(ep, df["mean_keep"], marker=".", label=f"{prefix}mean keep")
+        if {"min_keep", "max_keep"} <= set(df.columns):
+            ax.fill_between(
+                ep,
+                df["min_keep"],
+                df["max_keep"],
+                color=line.get_color(),
+                alpha=0.2,
+                label=f"{prefix}min..max",
+            )
     ax.set_title("keep-probability 1 - p")
     for ax in axes[:4]:
         ax.set_xlabel("epoch")

@@ -6,6 +6,7 @@ setting a slider's value. The output is a PNG (an ``Image`` widget, drawn off-sc
 so it works the same in a kernel, in a test and in a browser) and a one-line ``summary`` HTML
 widget whose text changes with the sliders (e.g. "tau=0.20, p=0.10: mean keep 0.90, ...").
 """
+
 from __future__ import annotations
 
 import html
@@ -18,13 +19,28 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
 from .keep_probs import plot_keep_probs
-from .posterior_math import (draw_regularisation, draw_relaxed_histogram, nearest_sweep_row,
-                             regularisation_curve, regulariser_optimum, relaxed_mask_samples,
-                             relaxed_mask_stats, relaxed_mask_text)
+from .posterior_math import (
+    draw_regularisation,
+    draw_relaxed_histogram,
+    nearest_sweep_row,
+    regularisation_curve,
+    regulariser_optimum,
+    relaxed_mask_samples,
+    relaxed_mask_stats,
+    relaxed_mask_text,
+)
 from .train_button import TrainButton, train_button
 
-__all__ = ["TauExplorer", "tau_explorer", "L2Explorer", "l2_explorer", "TrainButton",
-           "train_button", "relaxed_mask_samples", "figure_png"]
+__all__ = [
+    "TauExplorer",
+    "tau_explorer",
+    "L2Explorer",
+    "l2_explorer",
+    "TrainButton",
+    "train_button",
+    "relaxed_mask_samples",
+    "figure_png",
+]
 
 
 def figure_png(draw, figsize=(5.0, 3.2), ncols: int = 1, dpi: int = 80) -> bytes:
@@ -39,7 +55,7 @@ def figure_png(draw, figsize=(5.0, 3.2), ncols: int = 1, dpi: int = 80) -> bytes
     return buf.getvalue()
 
 
-def _image_layout() -> "widgets.Layout":
+def _image_layout() -> widgets.Layout:
     # JupyterLab stretches a PNG widget to the output's width; keep plots at a readable size
     return widgets.Layout(max_width="720px", width="auto", height="auto")
 
@@ -53,16 +69,22 @@ class TauExplorer(widgets.VBox):
 
     def __init__(self, p: float = 0.1, tau: float = 0.2, n: int = 20000, seed: int = 0):
         self.n, self.seed = n, seed
-        self.tau_slider = widgets.FloatLogSlider(value=tau, base=10, min=-2, max=math.log10(2),
-                                                 step=0.01, description="tau",
-                                                 continuous_update=False)
-        self.p_slider = widgets.FloatSlider(value=p, min=0.01, max=0.99, step=0.01,
-                                            description="p (drop)", continuous_update=False)
+        self.tau_slider = widgets.FloatLogSlider(
+            value=tau,
+            base=10,
+            min=-2,
+            max=math.log10(2),
+            step=0.01,
+            description="tau",
+            continuous_update=False,
+        )
+        self.p_slider = widgets.FloatSlider(
+            value=p, min=0.01, max=0.99, step=0.01, description="p (drop)", continuous_update=False
+        )
         self.image = widgets.Image(format="png", layout=_image_layout())
         self.summary = widgets.HTML()
         self.text = ""
-        super().__init__([widgets.HBox([self.tau_slider, self.p_slider]), self.summary,
-                          self.image])
+        super().__init__([widgets.HBox([self.tau_slider, self.p_slider]), self.summary, self.image])
         self.add_class("pgnas-tau-explorer")
         for s in (self.tau_slider, self.p_slider):
             s.observe(self.update, names="value")
@@ -105,9 +127,15 @@ class L2Explorer(widgets.VBox):
     sweep's net trained with the nearest l2, its keep-probabilities, drop proportions and
     parameter count."""
 
-    def __init__(self, sweep: pd.DataFrame, site_keep: pd.DataFrame | None = None,
-                 weight_sq: float = 1.0, channels: int = 16, n_train: float | None = None,
-                 l2: float | None = None):
+    def __init__(
+        self,
+        sweep: pd.DataFrame,
+        site_keep: pd.DataFrame | None = None,
+        weight_sq: float = 1.0,
+        channels: int = 16,
+        n_train: float | None = None,
+        l2: float | None = None,
+    ):
         if "l2" not in sweep.columns or sweep.empty:
             raise ValueError("the sweep needs one row per trained net with an 'l2' column")
         self.sweep = sweep.reset_index(drop=True)
@@ -118,8 +146,15 @@ class L2Explorer(widgets.VBox):
         lo = math.floor(math.log10(positive.min())) - 1 if len(positive) else -2
         hi = math.ceil(math.log10(positive.max())) + 1 if len(positive) else 4
         start = float(l2 if l2 is not None else (positive.median() if len(positive) else 1.0))
-        self.l2_slider = widgets.FloatLogSlider(value=start, base=10, min=lo, max=hi, step=0.05,
-                                                description="l2", continuous_update=False)
+        self.l2_slider = widgets.FloatLogSlider(
+            value=start,
+            base=10,
+            min=lo,
+            max=hi,
+            step=0.05,
+            description="l2",
+            continuous_update=False,
+        )
         self.image = widgets.Image(format="png", layout=_image_layout())
         self.summary = widgets.HTML()
         self.text = ""
@@ -146,11 +181,17 @@ class L2Explorer(widgets.VBox):
                 axes[1].set_axis_off()
 
         self.image.value = figure_png(draw, figsize=(10, 3.4), ncols=2)
-        parts = [f"l2={l2:.3g}: regulariser alone prefers p={p_star:.2f}",
-                 f"nearest trained l2={float(row['l2']):.3g}"]
-        for col, fmt in (("mean_keep", "mean keep {:.3f}"), ("channel_drop", "channels dropped {:.2f}"),
-                         ("operation_drop", "ops dropped {:.2f}"), ("params", "{:,.0f} params"),
-                         ("error", "error {:.2f}%")):
+        parts = [
+            f"l2={l2:.3g}: regulariser alone prefers p={p_star:.2f}",
+            f"nearest trained l2={float(row['l2']):.3g}",
+        ]
+        for col, fmt in (
+            ("mean_keep", "mean keep {:.3f}"),
+            ("channel_drop", "channels dropped {:.2f}"),
+            ("operation_drop", "ops dropped {:.2f}"),
+            ("params", "{:,.0f} params"),
+            ("error", "error {:.2f}%"),
+        ):
             if col in row.index and pd.notna(row[col]):
                 parts.append(fmt.format(float(row[col])))
         self.text = ", ".join(parts)
@@ -158,11 +199,15 @@ class L2Explorer(widgets.VBox):
         return self.text
 
 
-def l2_explorer(sweep: pd.DataFrame, site_keep: pd.DataFrame | None = None,
-                weight_sq: float = 1.0, channels: int = 16,
-                n_train: float | None = None) -> L2Explorer:
+def l2_explorer(
+    sweep: pd.DataFrame,
+    site_keep: pd.DataFrame | None = None,
+    weight_sq: float = 1.0,
+    channels: int = 16,
+    n_train: float | None = None,
+) -> L2Explorer:
     """``sweep``: one row per net of an l2 sweep (``l2``, ``mean_keep``, ``channel_drop``,
-    ``operation_drop``, ``params``; e.g. :func:`pgnas_core.results.sweep_tables`'s first
+    ``operation_drop``, ``params``; e.g. :func:`pgnas_core.run.results.sweep_tables`'s first
     table); ``site_keep``: per-site keep-probabilities in long form (its second table, joined
     on ``run`` or ``l2``). ``weight_sq`` and ``channels``: ||M||^2 and K of a typical site
     (:func:`pgnas_viz.posterior_math.typical_site_norms` of a trained net)."""

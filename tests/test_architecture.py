@@ -1,10 +1,11 @@
 """The architecture value: hashable, JSON round trip, statistics, reproducible sampling."""
+
 import json
 
 import torch
 
 from pgnas_core import Architecture, configure_sites, create_supernet
-from pgnas_core.sampling import sample_architecture
+from pgnas_core.rank.sampling import sample_architecture
 
 
 def _net(p=0.5):

@@ -7,12 +7,12 @@ GPU is shown). Debian's chromium is driven headless by Playwright: run all cells
 slider with the keyboard (a mouse drag if that does not move it), check that the line the
 widget writes changed, and save a screenshot to ``tests/_artifacts/``. Every wait is bounded.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import secrets
-import shutil
 import signal
 import socket
 import subprocess
@@ -77,11 +77,12 @@ def _notebook_with_sweep(dest: Path, sweep_dirs: list[str]) -> Path:
 @pytest.fixture(scope="module")
 def sweep_dirs(tmp_path_factory):
     """Two really trained nets (digits, 1 epoch) of an l2 sweep."""
-    from pgnas_core import experiments as ex
+    from pgnas_core.run import experiments as ex
 
     root = tmp_path_factory.mktemp("browser-runs")
-    base = ex.quick_config("train.epochs=1", "search.candidates=3",
-                           "search.random_baseline=false", "search.finetune_epochs=0")
+    base = ex.quick_config(
+        "train.epochs=1", "search.candidates=3", "method.baselines=[]", "search.finetune_epochs=0"
+    )
     return list(ex.run_sweep(base, "posterior.l2", [1.0, 30.0], root)["run_dir"])
 
 
@@ -90,20 +91,35 @@ def jupyterlab(tmp_path, sweep_dirs):
     """A JupyterLab server on 127.0.0.1 serving a folder with the notebook; yields its URL."""
     _notebook_with_sweep(tmp_path, sweep_dirs)
     port, token = _free_port(), secrets.token_hex(16)
-    env = {**os.environ, "PGNAS_QUICK": "1", "PGNAS_NOTEBOOK_RUNS": str(tmp_path / "runs"),
-           "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
-           "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime")}
+    env = {
+        **os.environ,
+        "PGNAS_QUICK": "1",
+        "PGNAS_NOTEBOOK_RUNS": str(tmp_path / "runs"),
+        "JUPYTER_CONFIG_DIR": str(tmp_path / ".jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(tmp_path / ".runtime"),
+    }
     log = tmp_path / "jupyter.log"
     # started from this Python, so the default python3 kernel is this environment's
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ip=127.0.0.1",
-           f"--port={port}", f"--IdentityProvider.token={token}",
-           f"--ServerApp.root_dir={tmp_path}", "--ServerApp.port_retries=0",
-           "--LabApp.news_url=None", "--ServerApp.open_browser=False"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyter",
+        "lab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp_path}",
+        "--ServerApp.port_retries=0",
+        "--LabApp.news_url=None",
+        "--ServerApp.open_browser=False",
+    ]
     if hasattr(os, "geteuid") and os.geteuid() == 0:  # CI containers run as root
         cmd.append("--allow-root")
     with open(log, "w") as out:
-        proc = subprocess.Popen(cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                start_new_session=True)
+        proc = subprocess.Popen(
+            cmd, cwd=tmp_path, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+        )
     try:
         base = f"http://127.0.0.1:{port}"
         _wait_for_server(f"{base}/api/status?token={token}", proc, log)
@@ -146,25 +162,35 @@ def _move_slider(page, widget: str, presses: int = 8) -> tuple[str, str]:
 
 
 def _wait_for_change(page, widget: str, before: str, timeout: float) -> str:
-    deadline = time.monotonic() + timeout
-    text = before
-    while time.monotonic() < deadline:
-        text = _summary_text(page, widget)
-        if text != before:
-            return text
-        page.wait_for_timeout(250)
-    return text
+    """Wait (in the browser, on the DOM) until the widget's summary text differs from
+    ``before``; returns the new text, or ``before`` if it never changed."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        page.wait_for_function(
+            "([sel, before]) => { const e = document.querySelector(sel);"
+            " return e !== null && e.innerText !== before; }",
+            arg=[f".{widget} .pgnas-summary", before],
+            timeout=timeout * 1000,
+        )
+    except PlaywrightTimeout:
+        return before
+    return _summary_text(page, widget)
 
 
 def test_sliders_in_jupyterlab_change_the_widget_output(jupyterlab):
     sync_playwright = _playwright()
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     shot = ARTIFACTS / "browser_widgets.png"
     url = f"{jupyterlab['base']}/lab/tree/{NOTEBOOK.name}?token={jupyterlab['token']}"
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
-                                    args=["--no-sandbox", "--disable-dev-shm-usage"])
+        browser = p.chromium.launch(
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=["--no-sandbox", "--disable-dev-shm-usage"],
+        )
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
@@ -181,15 +207,19 @@ def test_sliders_in_jupyterlab_change_the_widget_output(jupyterlab):
             if news.count():
                 news.first.click()
             # the kernel must be up before running
-            page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
-                         "#jp-main-statusbar :text('Idle')").first.wait_for(timeout=120_000)
+            page.locator(
+                ".jp-Notebook-ExecutionIndicator[data-status='idle'], "
+                "#jp-main-statusbar :text('Idle')"
+            ).first.wait_for(timeout=120_000)
             page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
             page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
             # every cell ran when the l2 widget (second to last output) and the tau widget show
             for widget in ("pgnas-l2-explorer", "pgnas-tau-explorer"):
                 page.locator(f".{widget} .pgnas-summary").first.wait_for(timeout=300_000)
-            errors = page.locator(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] "
-                                  ":text('Traceback')")
+            errors = page.locator(
+                ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr'] "
+                ":text('Traceback')"
+            )
             assert errors.count() == 0, "a cell raised:\n" + errors.first.inner_text()
 
             l2_before, l2_after = _move_slider(page, "pgnas-l2-explorer")
@@ -198,9 +228,13 @@ def test_sliders_in_jupyterlab_change_the_widget_output(jupyterlab):
             idle = page.locator("#jp-main-statusbar", has_text="Idle")
             idle.first.wait_for(timeout=120_000)
             page.wait_for_timeout(1000)
-            final = {w: (_summary_text(page, w),
-                         page.locator(f".{w} .widget-readout").first.inner_text(timeout=10_000))
-                     for w in ("pgnas-l2-explorer", "pgnas-tau-explorer")}
+            final = {
+                w: (
+                    _summary_text(page, w),
+                    page.locator(f".{w} .widget-readout").first.inner_text(timeout=10_000),
+                )
+                for w in ("pgnas-l2-explorer", "pgnas-tau-explorer")
+            }
             page.locator(".pgnas-l2-explorer").first.scroll_into_view_if_needed()
             page.screenshot(path=str(shot), full_page=False)
         except Exception:

@@ -1,4 +1,5 @@
 """Checkpoints: atomic, complete (every RNG state), weights_only, clear errors when damaged."""
+
 from __future__ import annotations
 
 import random
@@ -7,9 +8,15 @@ import numpy as np
 import pytest
 import torch
 
-from pgnas_core.checkpoint import (epoch_checkpoints, latest_checkpoint, load_checkpoint,
-                                   rng_states, save_epoch_checkpoint, set_rng_states)
 from pgnas_core.errors import CheckpointError
+from pgnas_core.train.checkpoint import (
+    epoch_checkpoints,
+    latest_checkpoint,
+    load_checkpoint,
+    rng_states,
+    save_epoch_checkpoint,
+    set_rng_states,
+)
 
 
 def _state(v: float) -> dict:

@@ -1,4 +1,5 @@
 """The `pgnas` command end to end on scikit-learn's digits (real data, seconds on a CPU)."""
+
 import json
 import subprocess
 import sys
@@ -7,10 +8,17 @@ import pandas as pd
 import pytest
 import torch
 
-from pgnas_core.cli import main
+from pgnas_core.run.cli import main
 
-QUICK = ["--preset", "digits", "--no-progress", "--set", "train.epochs=2",
-         "--set", "search.candidates=6"]
+QUICK = [
+    "--preset",
+    "digits",
+    "--no-progress",
+    "--set",
+    "train.epochs=2",
+    "--set",
+    "search.candidates=6",
+]
 
 
 @pytest.fixture(scope="module")
@@ -21,9 +29,19 @@ def run_dir(tmp_path_factory):
 
 
 def test_search_writes_the_run_directory(run_dir):
-    for name in ["config.yaml", "environment.json", "history.csv", "keep_probs.csv",
-                 "candidates.csv", "best.json", "summary.json", "subnet/arch.json",
-                 "subnet/weights.pt", "random/candidates.csv", "random/best.json"]:
+    for name in [
+        "config.yaml",
+        "environment.json",
+        "history.csv",
+        "keep_probs.csv",
+        "candidates.csv",
+        "best.json",
+        "summary.json",
+        "subnet/arch.json",
+        "subnet/weights.pt",
+        "random/candidates.csv",
+        "random/best.json",
+    ]:
         assert (run_dir / name).exists(), name
     assert list((run_dir / "checkpoints").glob("epoch_*.pt"))
     history = pd.read_csv(run_dir / "history.csv")
@@ -39,20 +57,20 @@ def test_search_writes_the_run_directory(run_dir):
     assert best["val_acc"] == cands["val_acc"].max()
     assert best["test_acc"] == pytest.approx(best["test_acc_masked_supernet"])
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert {"pgnas", "random"} <= set(summary)
+    assert list(summary["methods"]) == ["pgnas", "random"]
 
 
 def test_exported_subnet_reloads_and_matches_the_masked_supernet(run_dir):
     from pgnas_core.config import resolve_config
     from pgnas_core.data import load_data, stack_split
-    from pgnas_core.export import load_subnet
-    from pgnas_core.sampling import sample_architecture
-    from pgnas_core.train import load_trained_supernet
+    from pgnas_core.rank.export import load_subnet
+    from pgnas_core.rank.sampling import sample_architecture
+    from pgnas_core.run.run_dir import load_supernet
 
     compact, arch = load_subnet(run_dir / "subnet")
     cfg = resolve_config(None, run_dir / "config.yaml")
     data = load_data(cfg.data)
-    net = load_trained_supernet(cfg, data.info, run_dir)
+    net, _ = load_supernet(run_dir)
     best = json.loads((run_dir / "best.json").read_text())
     assert sample_architecture(net, best["seed"]) == arch
     net.apply_architecture(arch)
@@ -63,8 +81,15 @@ def test_exported_subnet_reloads_and_matches_the_masked_supernet(run_dir):
 
 def test_steps_alone_train_rank_export(tmp_path):
     out = tmp_path / "steps"
-    args = ["--preset", "digits", "--no-progress", "--set", "train.epochs=1",
-            "--set", "search.random_baseline=false"]
+    args = [
+        "--preset",
+        "digits",
+        "--no-progress",
+        "--set",
+        "train.epochs=1",
+        "--set",
+        "method.baselines=[]",
+    ]
     assert main(["train", *args, "--out", str(out)]) == 0
     assert not (out / "candidates.csv").exists()
     assert main(["rank", "--out", str(out), "--set", "search.candidates=4", "--no-progress"]) == 0
@@ -72,8 +97,23 @@ def test_steps_alone_train_rank_export(tmp_path):
     assert main(["export", "--out", str(out), "--seed", "2"]) == 0
     assert (out / "subnet_seed2" / "weights.pt").exists()
     # racing from the command line: the winner is a full-split row, and best.json names it
-    assert main(["rank", "--out", str(out), "--set", "search.candidates=12", "--set",
-                 "search.rank=racing", "--set", "search.race_first_chunk=32", "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "rank",
+                "--out",
+                str(out),
+                "--set",
+                "search.candidates=12",
+                "--set",
+                "search.rank=racing",
+                "--set",
+                "search.race_first_chunk=32",
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     table = pd.read_csv(out / "candidates.csv")
     full = table[table["eliminated_round"] == -1]
     assert len(table) == 12 and len(full) >= 1
@@ -83,13 +123,23 @@ def test_steps_alone_train_rank_export(tmp_path):
     assert len(row) == 1 and row["val_acc"].iloc[0] == full["val_acc"].max()
 
 
-def test_resume_continues_to_more_epochs(tmp_path):
+def test_resume_with_more_epochs_needs_force_and_is_recorded(tmp_path, capsys):
+    import yaml
+
     out = tmp_path / "resume"
-    args = ["--preset", "digits", "--no-progress", "--set", "search.random_baseline=false"]
+    args = ["--preset", "digits", "--no-progress", "--set", "method.baselines=[]"]
     assert main(["train", *args, "--set", "train.epochs=1", "--out", str(out)]) == 0
-    assert main(["train", *args, "--set", "train.epochs=2", "--out", str(out),
-                 "--resume"]) == 0
+    more = ["train", *args, "--set", "train.epochs=2", "--out", str(out), "--resume"]
+    assert main(more) == 1
+    err = capsys.readouterr().err
+    assert "train.epochs (1 -> 2)" in err and "--force" in err
+    assert list(pd.read_csv(out / "history.csv")["epoch"]) == [1]  # nothing ran
+    assert main([*more, "--force"]) == 0
     assert list(pd.read_csv(out / "history.csv")["epoch"]) == [1, 2]
+    assert yaml.safe_load((out / "config.yaml").read_text())["train"]["epochs"] == 2
+    changes = yaml.safe_load((out / "config_history.yaml").read_text())
+    assert changes[0]["config"] == "created"
+    assert changes[-1]["changed"]["train.epochs"] == {"from": 1, "to": 2}
 
 
 def test_existing_run_directory_is_not_overwritten(run_dir, capsys):
@@ -98,6 +148,7 @@ def test_existing_run_directory_is_not_overwritten(run_dir, capsys):
 
 
 def test_console_script_lists_presets():
-    out = subprocess.run([sys.executable, "-m", "pgnas_core", "presets"], capture_output=True,
-                         text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-m", "pgnas_core", "presets"], capture_output=True, text=True, check=True
+    ).stdout
     assert "demo" in out and "supnet_m" in out

@@ -1,21 +1,25 @@
 """``train.compile``: the training forward under torch.compile trains the same method."""
+
 import pandas as pd
 import pytest
 import torch
 
 from pgnas_core.config import resolve_config
 from pgnas_core.data import load_data
-from pgnas_core.train import train_supernet
+from pgnas_core.run.pipeline import train
 
 
 @pytest.mark.slow
 def test_compiled_training_learns_weights_and_keep_probabilities(tmp_path, one_thread):
     runs = {}
     for compiled in (False, True):
-        cfg = resolve_config("digits", None, ["train.epochs=2", "train.device=cpu",
-                                              f"train.compile={str(compiled).lower()}"])
+        cfg = resolve_config(
+            "digits",
+            None,
+            ["train.epochs=2", "train.device=cpu", f"train.compile={str(compiled).lower()}"],
+        )
         out = tmp_path / f"compile_{compiled}"
-        net = train_supernet(cfg, load_data(cfg.data), out, "pgnas", progress=False)
+        net = train(cfg, load_data(cfg.data), out, "pgnas", progress=False)
         assert all(torch.isfinite(p).all() for p in net.parameters())
         runs[compiled] = (pd.read_csv(out / "history.csv"), net)
     eager, compiled = runs[False][0].iloc[-1], runs[True][0]
@@ -28,6 +32,7 @@ def test_compiled_training_learns_weights_and_keep_probabilities(tmp_path, one_t
     keep = torch.tensor([s.keep_prob.item() for s in runs[True][1].sites()])
     assert (keep - 0.9).abs().max() > 1e-3
     # the saved weights are the plain module's (no torch.compile prefixes)
-    state = torch.load(next((tmp_path / "compile_True" / "checkpoints").glob("*.pt")),
-                       weights_only=True)
+    state = torch.load(
+        next((tmp_path / "compile_True" / "checkpoints").glob("*.pt")), weights_only=True
+    )
     assert not any(k.startswith("_orig_mod") for k in state["model"])

@@ -1,4 +1,5 @@
 """Data loading: shapes, seeded disjoint splits, offline sources, tensor augmentation, errors."""
+
 from __future__ import annotations
 
 import pickle
@@ -86,7 +87,9 @@ def test_tensor_dataset_without_augment_is_plain_normalisation():
     images = torch.randint(0, 256, (4, 3, 6, 5), dtype=torch.uint8)
     mean, std = (0.1, 0.2, 0.3), (0.5, 0.25, 2.0)
     ds = TensorImageDataset(images, [0, 1, 2, 3], mean, std)
-    expected = (images.float() / 255 - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(3, 1, 1)
+    expected = (images.float() / 255 - torch.tensor(mean).view(3, 1, 1)) / torch.tensor(std).view(
+        3, 1, 1
+    )
     x, y = ds[2]
     torch.testing.assert_close(x, expected[2])
     assert y == 2
@@ -102,7 +105,9 @@ def test_augmentation_keeps_shapes_and_stack_split_ignores_it():
     aug = plain.subset(torch.arange(8), Augment(pad=4, flip=True, cutout=16))
     x, _ = aug[0]
     assert x.shape == (3, 32, 32) and x.dtype == torch.float32
-    assert not torch.equal(torch.stack([aug[0][0] for _ in range(5)]).std(0), torch.zeros(3, 32, 32))
+    assert not torch.equal(
+        torch.stack([aug[0][0] for _ in range(5)]).std(0), torch.zeros(3, 32, 32)
+    )
     torch.testing.assert_close(stack_split(aug)[0], stack_split(plain)[0])
 
 
@@ -125,7 +130,9 @@ def test_crop_and_cutout_functions():
     reason=f"{fmnist_mod.DEBIAN_DIR} missing (apt-get install dataset-fashion-mnist)",
 )
 def test_fashion_mnist_from_debian_files(tmp_path):
-    splits = load_data(DataConfig(dataset="fashion-mnist", root=str(tmp_path), val_size=1000, test_size=500))
+    splits = load_data(
+        DataConfig(dataset="fashion-mnist", root=str(tmp_path), val_size=1000, test_size=500)
+    )
     assert splits.sizes() == {"train": 59000, "val": 1000, "test": 500}
     assert (tmp_path / "FashionMNIST" / "raw" / "train-images-idx3-ubyte").is_file()
     x, y = splits.train[0]
@@ -140,7 +147,11 @@ def write_fake_cifar(root: Path, n_per_batch: int = 8, hundred: bool = False) ->
     folder, key, files = (
         ("cifar-100-python", "fine_labels", ["train", "test"])
         if hundred
-        else ("cifar-10-batches-py", "labels", [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"])
+        else (
+            "cifar-10-batches-py",
+            "labels",
+            [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"],
+        )
     )
     (root / folder).mkdir(parents=True)
     for name in files:
@@ -162,7 +173,10 @@ def test_cifar10_from_local_pickles(tmp_path):
     assert x.shape == (3, 32, 32)
     with open(tmp_path / "cifar-10-batches-py" / "test_batch", "rb") as f:
         raw = torch.from_numpy(pickle.load(f)["data"][0].reshape(3, 32, 32)).float() / 255
-    mean, std = torch.tensor(splits.info.mean).view(3, 1, 1), torch.tensor(splits.info.std).view(3, 1, 1)
+    mean, std = (
+        torch.tensor(splits.info.mean).view(3, 1, 1),
+        torch.tensor(splits.info.std).view(3, 1, 1),
+    )
     torch.testing.assert_close(splits.test[0][0], (raw - mean) / std)
 
 
@@ -183,7 +197,9 @@ def test_imagefolder_from_png_tree(tmp_path):
             for i in range(n):
                 pixels = rng.integers(0, 256, (30, 40, 3), dtype=np.uint8)
                 Image.fromarray(pixels).save(tmp_path / split / cls / f"{i}.png")
-    splits = load_data(DataConfig(dataset="imagefolder", root=str(tmp_path), val_size=3, image_size=16))
+    splits = load_data(
+        DataConfig(dataset="imagefolder", root=str(tmp_path), val_size=3, image_size=16)
+    )
     assert splits.sizes() == {"train": 7, "val": 3, "test": 4}
     assert splits.info.num_classes == 2 and splits.info.image_size == (16, 16)
     x, y = splits.train[0]
@@ -204,6 +220,7 @@ def test_missing_dataset_names_the_path(tmp_path, dataset):
 
 def test_missing_fashion_mnist_says_how_to_get_it(tmp_path, monkeypatch):
     monkeypatch.setattr(fmnist_mod, "DEBIAN_DIR", tmp_path / "no-debian")
+    (tmp_path / "root").mkdir()  # an empty data root: the files are neither here nor in Debian's
     with pytest.raises(DatasetNotFoundError) as err:
         load_data(DataConfig(dataset="fashion-mnist", root=str(tmp_path / "root")))
     msg = str(err.value)
@@ -241,7 +258,11 @@ def test_unknown_dataset_suggests_a_name():
 
 @pytest.mark.parametrize(
     "kw, field",
-    [({"val_size": 5000}, "data.val_size"), ({"train_size": 2000}, "data.train_size"), ({"test_size": 999}, "data.test_size")],
+    [
+        ({"val_size": 5000}, "data.val_size"),
+        ({"train_size": 2000}, "data.train_size"),
+        ({"test_size": 999}, "data.test_size"),
+    ],
 )
 def test_sizes_larger_than_the_data_name_the_field(kw, field):
     cfg = DataConfig(dataset="digits", **{"val_size": 300, **kw})
@@ -259,6 +280,9 @@ def test_root_defaults(monkeypatch, tmp_path):
 
 
 def test_import_pulls_in_neither_sklearn_nor_matplotlib():
-    code = "import sys, pgnas_core.data; print(sorted(m for m in ('sklearn', 'matplotlib') if m in sys.modules))"
+    code = (
+        "import sys, pgnas_core.data; "
+        "print(sorted(m for m in ('sklearn', 'matplotlib') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

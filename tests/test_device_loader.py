@@ -1,14 +1,17 @@
 """The device loader: same order and augmentation statistics as the per-image pipeline."""
+
 import pytest
 import torch
 
 from pgnas_core.data import DataConfig, load_data
-from pgnas_core.data.device_loader import (DeviceLoader, batch_cutout, batch_random_crop,
-                                           device_epoch_loader)
-from pgnas_core.data.tensor_dataset import Augment, TensorImageDataset
-from pgnas_core.data_order import epoch_order
+from pgnas_core.data.device_loader import (
+    DeviceLoader,
+    batch_cutout,
+    batch_random_crop,
+    device_epoch_loader,
+)
+from pgnas_core.data.order import epoch_order
 from pgnas_core.errors import ConfigError
-
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -16,8 +19,9 @@ pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 @pytest.fixture(scope="module")
 def fashion():
     """64 real Fashion-MNIST training images, augmented as the Fashion-MNIST split is."""
-    splits = load_data(DataConfig(dataset="fashion-mnist", val_size=100, train_size=64,
-                                  test_size=10, cutout=8))
+    splits = load_data(
+        DataConfig(dataset="fashion-mnist", val_size=100, train_size=64, test_size=10, cutout=8)
+    )
     return splits.train
 
 
@@ -58,6 +62,7 @@ def test_augmentation_statistics_match_the_per_image_pipeline(fashion):
 def test_crop_flip_statistics_match_torchvision(fashion):
     """Without cutout, against torchvision's own RandomCrop + RandomHorizontalFlip."""
     from torchvision.transforms import v2
+
     tv = v2.Compose([v2.RandomCrop(28, padding=2), v2.RandomHorizontalFlip()])
     imgs = fashion.images.float() / 255.0  # (N, 1, 28, 28)
     torch.manual_seed(1)
@@ -65,6 +70,7 @@ def test_crop_flip_statistics_match_torchvision(fashion):
     a = torch.stack([torch.stack([tv(im) for im in imgs]) for _ in range(reps)])
     g = torch.Generator().manual_seed(1)
     from pgnas_core.data.device_loader import batch_hflip
+
     b = torch.stack([batch_hflip(batch_random_crop(imgs, 2, g), g) for _ in range(reps)])
     se = ((a.var(0) + b.var(0)) / reps).sqrt().clamp_min(1e-3)
     z = ((a.mean(0) - b.mean(0)) / se).abs()
@@ -100,8 +106,9 @@ def test_resume_and_shards_see_the_same_batches(fashion):
     full = [x for x, _ in DeviceLoader(fashion, 20, seed=1, epoch=1)]
     resumed = [x for x, _ in DeviceLoader(fashion, 20, seed=1, epoch=1, start_step=2)]
     assert all(torch.equal(a, b) for a, b in zip(full[2:], resumed))
-    halves = [list(DeviceLoader(fashion, 20, seed=1, epoch=1, rank=r, world_size=2))
-              for r in (0, 1)]
+    halves = [
+        list(DeviceLoader(fashion, 20, seed=1, epoch=1, rank=r, world_size=2)) for r in (0, 1)
+    ]
     for step, x in enumerate(full):
         assert torch.equal(torch.cat([halves[0][step][0], halves[1][step][0]]), x)
 
@@ -120,8 +127,10 @@ def test_config_field_is_validated():
 
 def test_training_with_the_device_loader(tmp_path):
     from pgnas_core.config import resolve_config
-    from pgnas_core.train import train_supernet
-    cfg = resolve_config("digits", None, ["train.epochs=1", "train.device=cpu",
-                                          "data.device_loader=true"])
-    net = train_supernet(cfg, load_data(cfg.data), tmp_path, "pgnas", progress=False)
+    from pgnas_core.run.pipeline import train
+
+    cfg = resolve_config(
+        "digits", None, ["train.epochs=1", "train.device=cpu", "data.device_loader=true"]
+    )
+    net = train(cfg, load_data(cfg.data), tmp_path, "pgnas", progress=False)
     assert all(torch.isfinite(p).all() for p in net.parameters())

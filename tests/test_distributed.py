@@ -6,6 +6,7 @@ mode can be compared value for value. Everything else is the real path: the data
 each global batch, the loss scale (CE of the global batch + R/N), gradient averaging,
 batch norm over the global batch, rank-0-only checkpoints, and sharded ranking.
 """
+
 from __future__ import annotations
 
 import os
@@ -18,9 +19,15 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-SETS = ["supernet.options={widths: [4, 8, 8], stem_channels: 4}", "data.train_size=205",
-        "data.val_size=100", "data.batch_size=50", "train.epochs=1", "train.device=cpu",
-        "search.candidates=8"]
+SETS = [
+    "supernet.options={widths: [4, 8, 8], stem_channels: 4}",
+    "data.train_size=205",
+    "data.val_size=100",
+    "data.batch_size=50",
+    "train.epochs=1",
+    "train.device=cpu",
+    "search.candidates=8",
+]
 
 
 def _free_port() -> int:
@@ -29,38 +36,64 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _rank(cfg, net, data, out: Path):
+    """The sharded, resumable ranking of a search (each rank its share of the seeds)."""
+    from pgnas_core.methods import DeriveContext
+    from pgnas_core.methods.sample_and_rank import rank_posterior_samples
+    from pgnas_core.run.run_dir import MethodDir
+
+    ctx = DeriveContext(MethodDir(out, "pgnas").ranking_store, progress=False)
+    return rank_posterior_samples(net, data, cfg, ctx)
+
+
 def _train_and_rank(out: str, mode: str):
     from pgnas_core.config import resolve_config
-    from pgnas_core.data import load_data, stack_split
-    from pgnas_core.search import _rank_resumable
-    from pgnas_core.train import train_supernet
+    from pgnas_core.data import load_data
+    from pgnas_core.methods import create_method
+    from pgnas_core.run.pipeline import train
+    from pgnas_core.run.run_dir import RunDir
+    from pgnas_core.train.distributed import context
 
     torch.set_num_threads(1)
     cfg = resolve_config("digits", None, SETS)
     data = load_data(cfg.data)
-    net = train_supernet(cfg, data, Path(out), progress=False, train_mode=mode)
-    x, y = stack_split(data.val)
-    table = _rank_resumable(cfg, net, x, y, Path(out), progress=False)
-    return net, table
+    method = create_method("pgnas", cfg)
+    method.train_site_mode = mode  # "mean": deterministic, comparable across processes
+    net = train(cfg, data, Path(out), method, progress=False)
+    if context().is_main:
+        RunDir(out).write_config(cfg, "test")
+    return net, _rank(cfg, net, data, Path(out))
 
 
 def _worker(rank: int, world: int, port: int, out: str, mode: str, result: str):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
-    from pgnas_core.distributed import context, init_distributed, shutdown
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
+    from pgnas_core.train.distributed import context, init_distributed, shutdown
+
     init_distributed("cpu", "gloo")
     try:
         net, table = _train_and_rank(out, mode)
-        torch.save({"state": net.state_dict(), "table": table.to_dict("list"),
-                    "rank": context().rank}, f"{result}.{rank}")
+        torch.save(
+            {"state": net.state_dict(), "table": table.to_dict("list"), "rank": context().rank},
+            f"{result}.{rank}",
+        )
     finally:
         shutdown()
 
 
 def _spawn(tmp_path: Path, mode: str, world: int = 2):
     out = tmp_path / "ddp"
-    mp.spawn(_worker, args=(world, _free_port(), str(out), mode, str(tmp_path / "res")),
-             nprocs=world, join=True)
+    mp.spawn(
+        _worker,
+        args=(world, _free_port(), str(out), mode, str(tmp_path / "res")),
+        nprocs=world,
+        join=True,
+    )
     return out, [torch.load(tmp_path / f"res.{r}", weights_only=False) for r in range(world)]
 
 
@@ -87,34 +120,40 @@ def test_sharded_ranking_identical_table(tmp_path):
     # the DDP workers train their own (relaxed, so different) net: rank the reference net
     # in two processes instead, by resuming the finished reference run
     import shutil
+
     shutil.copytree(tmp_path / "ref" / "checkpoints", tmp_path / "ddp" / "checkpoints")
+    shutil.copy(tmp_path / "ref" / "config.yaml", tmp_path / "ddp" / "config.yaml")
     for f in (tmp_path / "ddp").glob("candidates*"):
         f.unlink()
 
     out, results = _spawn_resume(tmp_path)
     got = pd.DataFrame(results[0]["table"])
-    pd.testing.assert_frame_equal(got.reset_index(drop=True),
-                                  single_table.reset_index(drop=True), check_exact=True)
+    pd.testing.assert_frame_equal(
+        got.reset_index(drop=True), single_table.reset_index(drop=True), check_exact=True
+    )
     assert list((out).glob("candidates.partial.rank*")), "each rank kept its own partial file"
 
 
 def _resume_worker(rank: int, world: int, port: int, out: str, result: str):
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-                      WORLD_SIZE=str(world), LOCAL_RANK=str(rank))
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1",
+        MASTER_PORT=str(port),
+        RANK=str(rank),
+        WORLD_SIZE=str(world),
+        LOCAL_RANK=str(rank),
+    )
     from pgnas_core.config import resolve_config
-    from pgnas_core.data import load_data, stack_split
-    from pgnas_core.distributed import init_distributed, shutdown
-    from pgnas_core.search import _rank_resumable
-    from pgnas_core.train import load_trained_supernet
+    from pgnas_core.data import load_data
+    from pgnas_core.run.run_dir import load_supernet
+    from pgnas_core.train.distributed import init_distributed, shutdown
 
     torch.set_num_threads(1)
     init_distributed("cpu", "gloo")
     try:
         cfg = resolve_config("digits", None, SETS)
         data = load_data(cfg.data)
-        net = load_trained_supernet(cfg, data.info, Path(out))
-        x, y = stack_split(data.val)
-        table = _rank_resumable(cfg, net, x, y, Path(out), progress=False)
+        net, _ = load_supernet(out)
+        table = _rank(cfg, net, data, Path(out))
         torch.save({"table": table.to_dict("list")}, f"{result}.{rank}")
     finally:
         shutdown()
@@ -122,13 +161,18 @@ def _resume_worker(rank: int, world: int, port: int, out: str, result: str):
 
 def _spawn_resume(tmp_path: Path, world: int = 2):
     out = tmp_path / "ddp"
-    mp.spawn(_resume_worker, args=(world, _free_port(), str(out), str(tmp_path / "res")),
-             nprocs=world, join=True)
+    mp.spawn(
+        _resume_worker,
+        args=(world, _free_port(), str(out), str(tmp_path / "res")),
+        nprocs=world,
+        join=True,
+    )
     return out, [torch.load(tmp_path / f"res.{r}", weights_only=False) for r in range(world)]
 
 
 def test_rank_masks_differ_but_data_split_is_fixed():
-    from pgnas_core.data_order import batch_positions, rank_share, seed_step
+    from pgnas_core.data.order import batch_positions, rank_share, seed_step
+
     pos = batch_positions(203, 50, 4)  # the last, short batch: 3 samples
     assert rank_share(pos, 0, 2) + rank_share(pos, 1, 2) == list(pos)
     shares = [rank_share(batch_positions(203, 50, 0), r, 2) for r in range(2)]

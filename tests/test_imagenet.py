@@ -1,6 +1,7 @@
 """The ImageNet path end to end on a small generated image tree: ImageFolder data with the
 standard augmentation, a tiny SupNet-R-50 / SupNet-D-121 with the ImageNet stem, one epoch of
 training, a few ranked candidates, top-1 and top-5 reported."""
+
 import json
 
 import pytest
@@ -30,12 +31,25 @@ def _make_tree(root, per_class_train=10, per_class_val=4, size=40):
 
 
 def _config(root, supernet):
-    return resolve_config(None, overrides=[
-        "data.dataset=imagefolder", f"data.root={root}", "data.image_size=32",
-        "data.val_size=12", "data.batch_size=16", "data.eval_batch_size=64",
-        f"supernet.name={supernet}", "posterior.l2=1.0", "posterior.n_train=48",
-        "train.epochs=1", "train.lr=0.05", "train.device=cpu",
-        "search.candidates=3", "search.random_baseline=false"])
+    return resolve_config(
+        None,
+        overrides=[
+            "data.dataset=imagefolder",
+            f"data.root={root}",
+            "data.image_size=32",
+            "data.val_size=12",
+            "data.batch_size=16",
+            "data.eval_batch_size=64",
+            f"supernet.name={supernet}",
+            "posterior.l2=1.0",
+            "posterior.n_train=48",
+            "train.epochs=1",
+            "train.lr=0.05",
+            "train.device=cpu",
+            "search.candidates=3",
+            "method.baselines=[]",
+        ],
+    )
 
 
 def test_imagefolder_splits_and_standard_augmentation(tmp_path):
@@ -53,8 +67,8 @@ def test_imagefolder_splits_and_standard_augmentation(tmp_path):
 
 @pytest.mark.parametrize("supernet", ["supnet_r50_tiny", "supnet_d121_tiny"])
 def test_search_on_an_image_tree_reports_top1_and_top5(tmp_path, supernet):
-    from pgnas_core.export import load_subnet
-    from pgnas_core.search import search
+    from pgnas_core.rank.export import load_subnet
+    from pgnas_core.run.pipeline import search
 
     root = _make_tree(tmp_path / "imgs")
     out = tmp_path / "run"
@@ -62,16 +76,18 @@ def test_search_on_an_image_tree_reports_top1_and_top5(tmp_path, supernet):
     best = json.loads((out / "best.json").read_text())
     assert best["candidates"] == 3
     assert 0 <= best["test_acc"] <= best["test_top5"] <= 1
-    sup = summary["pgnas"]["supernet"]
-    assert sup["test_acc"] <= sup["test_top5"]
+    sup = summary["pgnas"].supernet
+    assert sup.test_acc <= sup.test_top5
     compact, arch = load_subnet(out / "subnet")
     assert arch.supernet == supernet
     assert compact(torch.randn(2, 3, 32, 32)).shape == (2, CLASSES)
 
 
 def test_imagenet_presets_use_the_papers_imagenet_settings():
-    for preset, name, batch in (("supnet_r50_imagenet", "supnet_r50", 256),
-                                ("supnet_d121_imagenet", "supnet_d121", 300)):
+    for preset, name, batch in (
+        ("supnet_r50_imagenet", "supnet_r50", 256),
+        ("supnet_d121_imagenet", "supnet_d121", 300),
+    ):
         cfg = resolve_config(preset)
         assert cfg.supernet.name == name and cfg.data.dataset == "imagefolder"
         assert cfg.data.image_size == 224 and cfg.data.batch_size == batch

@@ -1,13 +1,14 @@
 """The regulariser and the negative ELBO equal the SPEC formulas computed by hand."""
+
 import math
 
 import torch
 from torch import nn
 
-from pgnas_core.loss import negative_elbo, regulariser
-from pgnas_core.masked_op import MaskedOp
-from pgnas_core.sites import DropoutSite, logit
+from pgnas_core.nn.masked_op import MaskedOp
+from pgnas_core.nn.sites import DropoutSite
 from pgnas_core.supernets.base import Supernet
+from pgnas_core.train.loss import negative_elbo, regulariser
 
 
 class TwoSiteNet(Supernet):

@@ -3,14 +3,14 @@
 The registry-generated tests (test_supernets.py) cover forward, backward and export on random
 masks for every small preset; these check what is specific to each family.
 """
+
 import pytest
 import torch
 from torch import nn
 
 from pgnas_core import configure_sites, create_supernet
 from pgnas_core.config import resolve_config
-from pgnas_core.masked_op import MaskedOp
-from pgnas_core.sampling import sample_architecture
+from pgnas_core.rank.sampling import sample_architecture
 from pgnas_core.supernets import aux_loss, supernet_entry
 from pgnas_core.supernets.enas import DropPath, drop_path
 
@@ -60,6 +60,7 @@ def _random_masks(net, seed, p_site_empty=0.3, p_channel=0.6):
 @pytest.mark.slow
 def test_densenet121_has_torchvision_densenet121_weights():
     from torchvision.models import densenet121
+
     with torch.device("meta"):
         ref = sum(p.numel() for p in densenet121(weights=None).parameters())
     assert _weights(_meta("supnet_d121")) == ref
@@ -73,6 +74,7 @@ def test_resnet50_reading_within_5_percent_and_the_dilated_one_is_not():
     assert abs(dilated - paper) / paper > 0.3
     # with one 3x3 branch only it is plain ResNet-50 (25.6M): the body is ResNet-50's
     from torchvision.models import resnet50
+
     with torch.device("meta"):
         ref = sum(p.numel() for p in resnet50(weights=None).parameters())
     assert _weights(_meta("supnet_r50", branches=((3, 1),))) == ref
@@ -124,7 +126,7 @@ def test_densenet_has_one_site_per_source():
     assert [len(b.layers) for b in blocks] == [6, 12, 24, 16]
     for b in blocks:
         for i, layer in enumerate(b.layers):
-            assert [s.channels for s in layer.conv1.sites] == b.sources[:i + 1]
+            assert [s.channels for s in layer.conv1.sites] == b.sources[: i + 1]
             assert b.sources[1:] == [32] * len(b.layers)
     assert len(net.body.head.fc.sites) == 17
     # dense layers: i + 1 sources + the 3x3 conv; transitions: 7, 13, 25 sources; head: 17
@@ -132,8 +134,16 @@ def test_densenet_has_one_site_per_source():
 
 
 # ---- export ------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["supnet_e_small", "supnet_r50_small", "supnet_d121_small",
-                                  "supnet_r50_tiny", "supnet_d121_tiny"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "supnet_e_small",
+        "supnet_r50_small",
+        "supnet_d121_small",
+        "supnet_r50_tiny",
+        "supnet_d121_tiny",
+    ],
+)
 def test_export_equals_masked_supernet_with_emptied_sites(name):
     torch.manual_seed(0)
     net = create_supernet(name).eval()
@@ -167,7 +177,9 @@ def test_densenet_export_drops_whole_sources():
         if s.tags["stage"] == 1 and s.tags["branch"] == 0:
             masks[s.name] = torch.zeros(s.channels)
     _, compact2 = _check_export(net, x, masks)
-    assert sum(p.numel() for p in compact2.parameters()) < sum(p.numel() for p in compact.parameters())
+    assert sum(p.numel() for p in compact2.parameters()) < sum(
+        p.numel() for p in compact.parameters()
+    )
 
 
 def test_resnet50_export_removes_an_emptied_branch():
@@ -188,12 +200,20 @@ def test_enas_export_with_every_first_separable_half_dropped():
     net = create_supernet("supnet_e_small").eval()
     _randomise_batchnorm(net, seed=4)
     x = torch.randn(2, 1, 28, 28)
-    masks = {s.name: (torch.zeros(s.channels) if s.tags["layer"] == 1 and s.tags["kernel"] in (3, 5)
-                      else torch.ones(s.channels)) for s in net.sites()}
+    masks = {
+        s.name: (
+            torch.zeros(s.channels)
+            if s.tags["layer"] == 1 and s.tags["kernel"] in (3, 5)
+            else torch.ones(s.channels)
+        )
+        for s in net.sites()
+    }
     arch, compact = _check_export(net, x, masks)
     depthwise = [m for m in compact.modules() if isinstance(m, nn.Conv2d) and m.groups > 1]
     assert depthwise and all(m.stride == (1, 1) for m in depthwise)  # only second halves left
-    assert arch.dropped_operations == len([op for op in net.masked_ops() if op.pre is not None]) // 2
+    assert (
+        arch.dropped_operations == len([op for op in net.masked_ops() if op.pre is not None]) // 2
+    )
 
 
 # ---- ENAS: auxiliary head and drop-path ---------------------------------------------------------
@@ -221,18 +241,29 @@ def test_aux_head_logits_only_in_training_and_its_loss():
 def test_training_adds_the_aux_loss(tmp_path):
     """One epoch on digits: the aux head's weights move only if its loss reaches the optimiser."""
     from pgnas_core.data import load_data
-    from pgnas_core.train import train_supernet
+    from pgnas_core.methods import create_method
+    from pgnas_core.run.pipeline import train
 
-    cfg = resolve_config("digits", overrides=[
-        "supernet.name=supnet_e_small", "supernet.options={aux_weight: 0.4, input_size: 8}",
-        "train.epochs=1", "data.train_size=96", "data.val_size=32", "data.test_size=32",
-        "search.random_baseline=false"])
+    cfg = resolve_config(
+        "digits",
+        overrides=[
+            "supernet.name=supnet_e_small",
+            "supernet.options={aux_weight: 0.4, input_size: 8}",
+            "train.epochs=1",
+            "data.train_size=96",
+            "data.val_size=32",
+            "data.test_size=32",
+            "method.baselines=[]",
+        ],
+    )
     data = load_data(cfg.data)
     torch.manual_seed(cfg.train.seed)
-    from pgnas_core.train import build_supernet
-    before = {n: p.detach().clone() for n, p in build_supernet(cfg, data.info).aux_head.named_parameters()}
-    net = train_supernet(cfg, data, tmp_path, progress=False)
-    moved = [n for n, p in net.aux_head.named_parameters() if not torch.equal(p.detach(), before[n])]
+    built = create_method("pgnas", cfg).build_supernet(data)
+    before = {n: p.detach().clone() for n, p in built.aux_head.named_parameters()}
+    net = train(cfg, data, tmp_path, progress=False)
+    moved = [
+        n for n, p in net.aux_head.named_parameters() if not torch.equal(p.detach(), before[n])
+    ]
     assert moved, "the aux head was not trained"
 
 
@@ -249,7 +280,9 @@ def test_drop_path_function_and_ramp():
     net = create_supernet("supnet_e_small", drop_path_keep=0.5, drop_path_ramp_steps=4)
     paths = [m for m in net.modules() if isinstance(m, DropPath)]
     assert paths and paths[-1].keep < paths[0].keep  # falls with depth, as in ENAS
-    assert abs(paths[-1].keep - (1 - 5 / 5 * 0.5)) < 1e-6  # 5 cells: the last reaches drop_path_keep
+    assert (
+        abs(paths[-1].keep - (1 - 5 / 5 * 0.5)) < 1e-6
+    )  # 5 cells: the last reaches drop_path_keep
     net.train()
     x = torch.randn(2, 1, 28, 28)
     net(x)
@@ -264,9 +297,15 @@ def test_drop_path_function_and_ramp():
 
 
 # ---- presets -----------------------------------------------------------------------------------
-@pytest.mark.parametrize("preset,name,epochs,l2", [
-    ("supnet_e_cifar10", "supnet_e", 630, 0.1), ("supnet_ei_cifar10", "supnet_ei", 630, 0.1),
-    ("supnet_r50_imagenet", "supnet_r50", 90, 80.0), ("supnet_d121_imagenet", "supnet_d121", 180, 100.0)])
+@pytest.mark.parametrize(
+    "preset,name,epochs,l2",
+    [
+        ("supnet_e_cifar10", "supnet_e", 630, 0.1),
+        ("supnet_ei_cifar10", "supnet_ei", 630, 0.1),
+        ("supnet_r50_imagenet", "supnet_r50", 90, 80.0),
+        ("supnet_d121_imagenet", "supnet_d121", 180, 100.0),
+    ],
+)
 def test_paper_presets(preset, name, epochs, l2):
     cfg = resolve_config(preset)
     assert cfg.supernet.name == name and cfg.train.epochs == epochs and cfg.posterior.l2 == l2
@@ -278,7 +317,9 @@ def test_paper_presets(preset, name, epochs, l2):
         assert cfg.train.schedule == "sgdr" and (cfg.train.t0, cfg.train.t_mult) == (10, 2)
 
 
-@pytest.mark.parametrize("preset", ["enas_small_fashion", "r50_small_fashion", "d121_small_fashion"])
+@pytest.mark.parametrize(
+    "preset", ["enas_small_fashion", "r50_small_fashion", "d121_small_fashion"]
+)
 def test_small_presets_build_small_nets(preset):
     cfg = resolve_config(preset)
     net = create_supernet(cfg.supernet.name, **cfg.supernet.options)

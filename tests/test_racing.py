@@ -1,9 +1,17 @@
-"""Racing's statistics (pgnas_core.racing): the draws, the strata and the per-round test."""
+"""Racing's statistics (pgnas_core.rank.race): the draws, the strata and the per-round test."""
+
 import pytest
 import torch
 
-from pgnas_core.racing import (MIN_PAIRED_SD, RacePlan, margin_strata, paired_spread,
-                               round_sizes, round_z, stratified_eliminations)
+from pgnas_core.rank.race import (
+    MIN_PAIRED_SD,
+    RacePlan,
+    margin_strata,
+    paired_spread,
+    round_sizes,
+    round_z,
+    stratified_eliminations,
+)
 
 
 def test_round_sizes_cover_the_split_once_and_grow():
@@ -27,7 +35,8 @@ def test_margin_strata_put_the_contested_images_first():
     strata = margin_strata(probs.log(), y, 4)
     margin = (2 * p_y - 1).abs()
     assert strata.tolist() == [3, 0, 0, 3, 0, 1, 2, 1] or (
-        strata[margin.argsort()].tolist() == [0, 0, 1, 1, 2, 2, 3, 3])
+        strata[margin.argsort()].tolist() == [0, 0, 1, 1, 2, 2, 3, 3]
+    )
     assert strata[margin.argmin()] == 0 and strata[margin.argmax()] == 3
     assert margin_strata(probs.log(), y, 1).eq(0).all()
 
@@ -63,8 +72,9 @@ def test_eliminations_drop_only_the_clearly_worse():
     out = stratified_eliminations(seen, fresh, strata[100:400], torch.tensor([900]), z=2.33)
     assert out.tolist() == [False, False, True]
     same = torch.stack([leader, leader])
-    assert not stratified_eliminations(same[:, :10], same[:, 10:], strata[10:],
-                                       torch.tensor([990]), z=0.0).any()
+    assert not stratified_eliminations(
+        same[:, :10], same[:, 10:], strata[10:], torch.tensor([990]), z=0.0
+    ).any()
 
 
 def test_a_completed_split_is_compared_exactly():
@@ -74,12 +84,14 @@ def test_a_completed_split_is_compared_exactly():
     other[7] = False
     rows = torch.stack([leader, other])
     strata = torch.tensor([0] * 6 + [1] * 6)
-    out = stratified_eliminations(rows[:, :4], rows[:, 4:], strata[4:], torch.tensor([2, 6]),
-                                  z=10.0)
+    out = stratified_eliminations(
+        rows[:, :4], rows[:, 4:], strata[4:], torch.tensor([2, 6]), z=10.0
+    )
     assert out.tolist() == [False, True]
     # a stratum with unseen images but no fresh draw: its share is unknown, nobody is dropped
-    out = stratified_eliminations(rows[:, :4], rows[:, 6:10], strata[6:10], torch.tensor([2, 6]),
-                                  z=0.0)
+    out = stratified_eliminations(
+        rows[:, :4], rows[:, 6:10], strata[6:10], torch.tensor([2, 6]), z=0.0
+    )
     assert not out.any()
 
 
@@ -88,7 +100,9 @@ def _population(n_per, seed):
     disagree mostly in stratum 0; a third candidate 3 points worse than L."""
     g = torch.Generator().manual_seed(seed)
     strata = torch.arange(4).repeat_interleave(n_per)
-    L = torch.rand(4 * n_per, generator=g) < torch.tensor([0.6, 0.8, 0.95, 0.99]).repeat_interleave(n_per)
+    L = torch.rand(4 * n_per, generator=g) < torch.tensor([0.6, 0.8, 0.95, 0.99]).repeat_interleave(
+        n_per
+    )
     b = L.clone()
     flip0 = torch.randperm(n_per, generator=g)[:40]  # 20 each way in stratum 0
     b[flip0] = ~b[flip0]
@@ -98,7 +112,7 @@ def _population(n_per, seed):
     b[loss[k:]] = L[loss[k:]]
     worse = L.clone()
     hit = L.nonzero().flatten()
-    drop = hit[torch.randperm(len(hit), generator=g)[:int(0.03 * 4 * n_per)]]
+    drop = hit[torch.randperm(len(hit), generator=g)[: int(0.03 * 4 * n_per)]]
     worse[drop] = False
     return strata, torch.stack([L, b, worse])
 

@@ -1,4 +1,5 @@
-"""Loading a run directory back as tables (pgnas_core.results), Table 7's drop proportions."""
+"""Loading a run directory back as tables (pgnas_core.run.results), Table 7's drop proportions."""
+
 import json
 import subprocess
 import sys
@@ -7,8 +8,14 @@ import pandas as pd
 import pytest
 
 from pgnas_core.architecture import Architecture, SiteChoice
-from pgnas_core.results import (drop_proportions, keep_prob_table, load_run, operation_table,
-                                site_tags, sweep_tables)
+from pgnas_core.run.results import (
+    drop_proportions,
+    keep_prob_table,
+    load_run,
+    operation_table,
+    site_tags,
+    sweep_tables,
+)
 
 from viz_run import digits_run
 
@@ -20,17 +27,21 @@ def run_dir(tmp_path_factory):
 
 def _drop_ops(arch: Architecture, pattern: str) -> Architecture:
     """The architecture with every site of ops whose name contains ``pattern`` emptied."""
-    sites = tuple(SiteChoice(s.name, s.op, s.channels, () if pattern in s.op else s.kept)
-                  for s in arch.sites)
+    sites = tuple(
+        SiteChoice(s.name, s.op, s.channels, () if pattern in s.op else s.kept) for s in arch.sites
+    )
     return Architecture(arch.supernet, arch.options, sites)
 
 
 def test_import_pgnas_core_pulls_in_no_plotting_or_widgets():
-    code = ("import sys, pgnas_core, pgnas_core.results, pgnas_core.search; "
-            "bad = [m for m in ('matplotlib', 'seaborn', 'graphviz', 'ipywidgets') "
-            "if m in sys.modules]; print(','.join(bad))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                         check=True).stdout.strip()
+    code = (
+        "import sys, pgnas_core, pgnas_core.run.results, pgnas_core.run.pipeline; "
+        "bad = [m for m in ('matplotlib', 'seaborn', 'graphviz', 'ipywidgets') "
+        "if m in sys.modules]; print(','.join(bad))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout.strip()
     assert out == "", f"importing pgnas_core imported {out}"
 
 
@@ -40,12 +51,13 @@ def test_load_run_reads_every_file(run_dir):
     assert list(run.history["epoch"]) == [1, 2]
     assert set(run.keep_probs["epoch"]) == {0, 1, 2}
     assert len(run.candidates) == 6
-    assert run.best["archid"] == run.architecture.archid
-    assert run.summary["pgnas"]["best"]["val_acc"] == run.best["val_acc"]
+    assert run.best.archid == run.architecture.archid
+    assert run.summary["pgnas"].best.val_acc == run.best.val_acc
     assert run.environment["seed"] == run.config["train"]["seed"]
-    # the Random baseline, with the parent's config marked as random
+    # the Random baseline: its own files, the run's config
+    assert run.method == "pgnas" and run.random.method == "random"
     assert run.random is not None and len(run.random.candidates) == 6
-    assert run.random.config_value("posterior.method") == "random"
+    assert run.random.best.archid == run.random.architecture.archid
     assert run.random.random is None
     assert run.config_value("posterior.l2") == run.config["posterior"]["l2"]
     assert run.config_value("no.such.key", 3) == 3
@@ -99,7 +111,10 @@ def test_drop_proportions_count_a_dropped_operation_in_its_group(run_dir):
     table = drop_proportions(arch, "block").set_index("group")
     ops = operation_table(arch)
     dropped = ops[~ops["kept"]]
-    assert set(dropped["op"]) == {"body.blocks.1.branches.1.ops.0", "body.blocks.1.branches.1.ops.1"}
+    assert set(dropped["op"]) == {
+        "body.blocks.1.branches.1.ops.0",
+        "body.blocks.1.branches.1.ops.1",
+    }
     n_block = (ops["stage"].astype(str).eq("1")).sum()
     assert table.loc["1.0", "dropped_operations"] == 2
     assert table.loc["1.0", "operation_drop"] == pytest.approx(2 / n_block)

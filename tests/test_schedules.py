@@ -1,9 +1,8 @@
 """The paper's learning-rate schedules (supplement 1.1-1.2)."""
-import math
 
 import pytest
 
-from pgnas_core.schedules import lr_factor
+from pgnas_core.train.schedules import lr_factor
 
 
 def f(schedule, epoch, **kw):
@@ -19,13 +18,14 @@ def test_cosine_goes_from_one_to_the_floor():
 
 
 def test_step_divides_by_ten_every_30_epochs():
-    assert [f("step", e) for e in (0, 29.9, 30, 60, 89)] == pytest.approx([1, 1, .1, .01, .01])
+    assert [f("step", e) for e in (0, 29.9, 30, 60, 89)] == pytest.approx([1, 1, 0.1, 0.01, 0.01])
 
 
 def test_multistep_at_densenet_milestones():
     kw = dict(milestones=(90, 140, 160))
     assert [f("multistep", e, **kw) for e in (89, 90, 140, 170)] == pytest.approx(
-        [1, .1, .01, .001])
+        [1, 0.1, 0.01, 0.001]
+    )
 
 
 def test_sgdr_restarts_at_t0_then_doubles():

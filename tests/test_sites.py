@@ -1,10 +1,11 @@
 """The dropout site: mask statistics, gradients, modes (SPEC section 1)."""
+
 import math
 
 import pytest
 import torch
 
-from pgnas_core.sites import DropoutSite, concrete_drop, concrete_keep, logit
+from pgnas_core.nn.sites import DropoutSite, concrete_drop, concrete_keep, logit
 
 
 def test_concrete_drop_mean_matches_p_at_low_temperature():
@@ -27,8 +28,8 @@ def test_concrete_keep_is_one_minus_drop_for_the_same_noise():
     keep = concrete_keep(theta, (1000,), 0.2, generator=g1)
     drop = concrete_drop(theta, (1000,), 0.2, generator=g2)
     torch.testing.assert_close(keep, 1 - drop, atol=1e-6, rtol=0)
-    gk, = torch.autograd.grad(keep.sum(), theta)
-    gd, = torch.autograd.grad((1 - drop).sum(), theta)
+    (gk,) = torch.autograd.grad(keep.sum(), theta)
+    (gd,) = torch.autograd.grad((1 - drop).sum(), theta)
     torch.testing.assert_close(gk, gd, rtol=1e-4, atol=1e-5)
 
 
@@ -44,8 +45,8 @@ def test_relaxed_mask_gradient_reaches_theta():
 @pytest.mark.parametrize("p", [0.1, 0.5, 0.8])
 def test_hard_samples_keep_with_probability_one_minus_p(p):
     """Candidate masks (sampling.sample_masks) are Bernoulli(1 - p) per channel."""
-    from pgnas_core.sampling import sample_masks
-    from pgnas_core import create_supernet, configure_sites
+    from pgnas_core import configure_sites, create_supernet
+    from pgnas_core.rank.sampling import sample_masks
 
     net = configure_sites(create_supernet("supnet_m_tiny"), p_init=p)
     kept = torch.cat([torch.cat(list(sample_masks(net, seed).values())) for seed in range(60)])

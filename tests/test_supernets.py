@@ -1,9 +1,10 @@
 """Tests generated from the registry: every supernet gets forward, backward, export, counts."""
+
 import pytest
 import torch
 
 from pgnas_core import configure_sites, create_supernet, list_supernets
-from pgnas_core.sampling import sample_architecture
+from pgnas_core.rank.sampling import sample_architecture
 from pgnas_core.supernets import supernet_entry
 
 SMALL = list_supernets(paper=False)
@@ -34,6 +35,7 @@ def test_registry_has_the_paper_supernets_and_small_presets():
     assert SMALL, "every family needs small CPU presets"
     with pytest.raises(ValueError, match="already registered"):
         from pgnas_core.supernets import register_supernet
+
         register_supernet("supnet_m", family="x")(lambda: None)
 
 
@@ -43,7 +45,8 @@ def test_forward_and_backward_reach_every_parameter(name):
     net, x = _input(name)
     net.train()
     net.set_site_mode("relaxed")
-    from pgnas_core.loss import negative_elbo
+    from pgnas_core.train.loss import negative_elbo
+
     logits = net(x)
     y = torch.randint(0, logits.shape[1], (len(x),))
     loss, _, _ = negative_elbo(logits, y, net, l2=1.0, n_train=100)
@@ -93,8 +96,10 @@ def test_export_of_a_fully_dropped_operation(name):
     net, x = _input(name)
     _randomise_batchnorm(net, seed=3)
     net.eval()
-    masks = {s.name: (torch.zeros(s.channels) if i % 2 == 0 else torch.ones(s.channels))
-             for i, s in enumerate(net.sites())}
+    masks = {
+        s.name: (torch.zeros(s.channels) if i % 2 == 0 else torch.ones(s.channels))
+        for i, s in enumerate(net.sites())
+    }
     arch = net.architecture_from_masks(masks)
     assert arch.dropped_operations > 0
     net.apply_architecture(arch)
@@ -126,5 +131,6 @@ def test_multibranch_resnet_branch_options():
 
 def test_unknown_supernet_suggests_the_nearest_name():
     from pgnas_core.errors import ConfigError
+
     with pytest.raises(ConfigError, match="supnet_m"):
         create_supernet("supnet_mm")

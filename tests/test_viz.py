@@ -1,4 +1,5 @@
 """Every pgnas_viz plot and graph helper on a real run directory (digits, made once)."""
+
 import os
 import warnings
 
@@ -13,7 +14,7 @@ import pytest  # noqa: E402
 
 import pgnas_viz as viz  # noqa: E402
 from pgnas_core.architecture import Architecture, SiteChoice  # noqa: E402
-from pgnas_core.results import load_run, operation_table  # noqa: E402
+from pgnas_core.run.results import load_run, operation_table  # noqa: E402
 
 from viz_run import digits_run  # noqa: E402
 
@@ -35,8 +36,9 @@ def _close_figures():
 
 
 def _drop_ops(arch, pattern):
-    sites = tuple(SiteChoice(s.name, s.op, s.channels, () if pattern in s.op else s.kept)
-                  for s in arch.sites)
+    sites = tuple(
+        SiteChoice(s.name, s.op, s.channels, () if pattern in s.op else s.kept) for s in arch.sites
+    )
     return Architecture(arch.supernet, arch.options, sites)
 
 
@@ -78,7 +80,7 @@ def test_drop_proportions_plot(run):
     arch = _drop_ops(run.architecture, "blocks.1.branches.1")
     ax = viz.plot_drop_proportions(arch, by="stage")
     table = viz.drop_proportions(arch, "stage")
-    ops_bars = ax.patches[len(table):]
+    ops_bars = ax.patches[len(table) :]
     assert [round(p.get_height(), 6) for p in ops_bars] == list(table["operation_drop"].round(6))
     assert ax.get_xticklabels()[-1].get_text() == "overall"
     assert _drawn(viz.plot_drop_proportions(run.run_dir, by="block")) > 0
@@ -89,10 +91,10 @@ def test_training_curves(run_dir, run):
     assert axes.shape == (4,)
     np.testing.assert_allclose(axes[0].lines[0].get_ydata(), run.history["train_ce"])
     # overlay the Random baseline on the same axes
-    viz.plot_training_curves(run.random.history, axes=axes, label="random")
+    viz.plot_training_curves(run.random.history, ax=axes, label="random")
     assert len(axes[3].lines) == 2
     with pytest.raises(ValueError):
-        viz.plot_training_curves(run.history, axes=[axes[0]])
+        viz.plot_training_curves(run.history, ax=[axes[0]])
 
 
 def test_candidate_histogram_guided_vs_random(run_dir, run):
@@ -106,8 +108,9 @@ def test_candidate_histogram_guided_vs_random(run_dir, run):
 
 
 def test_error_vs_candidates_mean_and_spread():
-    df = pd.DataFrame({"candidates": [10, 10, 100, 100], "error": [4.0, 6.0, 2.0, 3.0],
-                       "seed": [0, 1, 0, 1]})
+    df = pd.DataFrame(
+        {"candidates": [10, 10, 100, 100], "error": [4.0, 6.0, 2.0, 3.0], "seed": [0, 1, 0, 1]}
+    )
     ax = viz.plot_error_vs_candidates(df, paper=viz.paper_table("table6"))
     np.testing.assert_allclose(ax.lines[0].get_ydata(), [5.0, 2.5])
     assert ax.get_xscale() == "log"
@@ -142,6 +145,7 @@ def test_graph_from_run_dir_and_supernet(run_dir, run):
     by_name = viz.supernet_graph("supnet_m_tiny")
     assert len(by_name.ops) == n_ops
     from pgnas_core import create_supernet
+
     net = create_supernet("supnet_m_tiny")
     assert len(viz.supernet_graph(net).ops) == n_ops
     # edges follow the data flow: the stem output reaches both branches of block 0
@@ -194,8 +198,14 @@ def test_paper_tables_hold_the_spec_numbers():
 
 
 def test_compare_with_paper_puts_numbers_side_by_side():
-    ours = pd.DataFrame({"supernet": ["supnet_m", "supnet_m"], "tau": [0.2, 2 / 3],
-                         "finetuned": [False, False], "error": [9.5, 11.0]})
+    ours = pd.DataFrame(
+        {
+            "supernet": ["supnet_m", "supnet_m"],
+            "tau": [0.2, 2 / 3],
+            "finetuned": [False, False],
+            "error": [9.5, 11.0],
+        }
+    )
     out = viz.compare_with_paper(ours, "table5", note="digits, 2 epochs")
     row = out[(out["supernet"] == "supnet_m") & (out["tau"] == 0.2)].iloc[0]
     assert row["paper_error"] == 2.20 and row["ours_error"] == 9.5
@@ -227,8 +237,12 @@ def test_block_edges_follow_tags_generically():
         return {"op": name, "branch": branch, "layer": layer}
 
     # a ResNet-50 bottleneck: in 1x1 -> four kernel branches -> out 1x1, shortcut beside
-    rows = [op("in", "in", 1), *(op(f"k{i}", i, 2) for i in range(4)), op("out", "out", 3),
-            op("skip", "skip", 1)]
+    rows = [
+        op("in", "in", 1),
+        *(op(f"k{i}", i, 2) for i in range(4)),
+        op("out", "out", 3),
+        op("skip", "skip", 1),
+    ]
     preds, ends = block_edges(rows)
     assert preds["in"] == [] and preds["skip"] == []
     assert all(preds[f"k{i}"] == ["in"] for i in range(4))

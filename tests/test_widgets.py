@@ -1,6 +1,6 @@
 """The tau / l2 widgets and the train button: set a slider, check the output changed."""
+
 import threading
-import time
 
 import matplotlib
 
@@ -12,7 +12,7 @@ import pytest  # noqa: E402
 
 import pgnas_viz as viz  # noqa: E402
 from pgnas_core.config import resolve_config  # noqa: E402
-from pgnas_core.results import sweep_tables  # noqa: E402
+from pgnas_core.run.results import sweep_tables  # noqa: E402
 from pgnas_viz.posterior_math import relaxed_mask_stats  # noqa: E402
 from pgnas_viz.train_button import run_progress, total_steps  # noqa: E402
 
@@ -28,8 +28,9 @@ def test_relaxed_samples_tend_to_bernoulli_as_tau_shrinks():
     assert s["p_low"] == pytest.approx(p, abs=0.02)  # dropped with probability p
     assert s["p_low"] + s["p_high"] > 0.99  # nearly hard
     assert relaxed_mask_stats(hot)["p_high"] < 0.5  # blurred
-    np.testing.assert_array_equal(viz.relaxed_mask_samples(p, 0.2, 100, seed=3),
-                                  viz.relaxed_mask_samples(p, 0.2, 100, seed=3))
+    np.testing.assert_array_equal(
+        viz.relaxed_mask_samples(p, 0.2, 100, seed=3), viz.relaxed_mask_samples(p, 0.2, 100, seed=3)
+    )
     with pytest.raises(ValueError):
         viz.relaxed_mask_samples(1.0, 0.2)
 
@@ -50,11 +51,12 @@ def test_tau_slider_changes_the_output():
 
 def test_regulariser_optimum_is_the_curve_minimum():
     for l2 in (0.1, 5.0, 50.0):
-        curve = viz.regularisation_curve(l2, weight_sq=2.0, channels=16,
-                                         p=np.linspace(1e-4, 1 - 1e-4, 20001))
+        curve = viz.regularisation_curve(
+            l2, weight_sq=2.0, channels=16, p=np.linspace(1e-4, 1 - 1e-4, 20001)
+        )
         p_num = curve.loc[curve["total"].idxmin(), "p"]
         assert viz.regulariser_optimum(l2, 2.0, 16) == pytest.approx(p_num, abs=1e-3)
-    # weight term as in pgnas_core.loss: l2 (1-p) ||M||^2, entropy K (p log p + q log q)
+    # weight term as in pgnas_core.train.loss: l2 (1-p) ||M||^2, entropy K (p log p + q log q)
     c = viz.regularisation_curve(3.0, 2.0, 4, p=np.array([0.25]))
     assert c["weight"][0] == pytest.approx(3.0 * 0.75 * 2.0)
     assert c["entropy"][0] == pytest.approx(4 * (0.25 * np.log(0.25) + 0.75 * np.log(0.75)))
@@ -62,9 +64,12 @@ def test_regulariser_optimum_is_the_curve_minimum():
 
 def test_typical_site_norms_match_the_weights():
     from pgnas_core import create_supernet
+
     net = create_supernet("supnet_m_tiny")
     m_sq, k = viz.typical_site_norms(net)
-    norms = [float(w.detach().pow(2).sum()) for op in net.masked_ops() for _, w in op.site_weights()]
+    norms = [
+        float(w.detach().pow(2).sum()) for op in net.masked_ops() for _, w in op.site_weights()
+    ]
     assert m_sq == pytest.approx(float(np.median(norms)))
     assert k in {s.channels for s in net.sites()}
 
@@ -95,33 +100,37 @@ def test_l2_slider_picks_the_nearest_trained_net(sweep):
 
 
 def test_train_button_runs_in_a_thread_with_progress(tmp_path):
-    cfg = resolve_config("digits", overrides=["train.epochs=3", "search.random_baseline=false"])
-    release = threading.Event()
+    """Driven by events, not by sleeping: the fake run waits for the test, the test waits
+    for the progress bar's value to change."""
+    cfg = resolve_config("digits", overrides=["train.epochs=3", "method.baselines=[]"])
+    release, at_two = threading.Event(), threading.Event()
 
     def fake_runner(cfg, out):  # writes the files search() writes, one epoch at a time
         out.mkdir(parents=True)
         for e in range(1, cfg.train.epochs + 1):
             pd.DataFrame({"epoch": range(1, e + 1)}).to_csv(out / "history.csv", index=False)
             if e == 2:
-                release.wait(5)
+                release.wait()
         (out / "best.json").write_text("{}")
         return {"ok": True}
 
     w = viz.TrainButton(lambda: cfg, tmp_path, runner=fake_runner, poll_seconds=0.02)
-    w.button.click()  # returns at once: the run is in a thread
-    assert w.running and w.button.disabled
-    deadline = time.time() + 5
-    while w.progress.value < 2 and time.time() < deadline:
-        time.sleep(0.02)
+    w.progress.observe(lambda ch: ch["new"] == 2 and at_two.set(), names="value")
+    try:
+        w.button.click()  # returns at once: the run is in a thread
+        assert w.running and w.button.disabled
+        assert at_two.wait(120), "the progress bar never showed the second epoch"
+    finally:
+        release.set() if not at_two.is_set() else None
     assert w.progress.value == 2 and w.progress.max == total_steps(cfg) == 4
     assert w.start() is None and "already" in w.status.value  # one run at a time
     release.set()
-    w.wait(10)
+    w.wait()
     assert w.result == {"ok": True} and w.progress.value == 4
     assert "done" in w.status.value and not w.button.disabled
-    assert run_progress(w.run_dir) == 4 and w.run_dir.name == "run_000"
+    assert run_progress(w.run_dir, cfg) == 4 and w.run_dir.name == "run_000"
     w.button.click()
-    w.wait(10)
+    w.wait()
     assert w.run_dir.name == "run_001"
 
 
@@ -141,11 +150,12 @@ def test_train_button_reports_a_failure(tmp_path):
 
 @pytest.mark.slow
 def test_train_button_trains_for_real(tmp_path):
-    cfg = resolve_config("digits", overrides=["train.epochs=1", "search.candidates=2",
-                                              "search.random_baseline=false"])
+    cfg = resolve_config(
+        "digits", overrides=["train.epochs=1", "search.candidates=2", "method.baselines=[]"]
+    )
     w = viz.train_button(lambda: cfg, tmp_path)
     w.start()
     w.wait(300)
     assert w.error is None, w.error
     assert (w.run_dir / "best.json").is_file() and w.progress.value == w.progress.max == 2
-    assert w.result["pgnas"]["best"]["candidates"] == 2
+    assert w.result["pgnas"].best.candidates == 2

@@ -1,4 +1,5 @@
-"""Datasets for the search: seeded train/val/test splits as (C, H, W) float tensors and int labels."""
+"""Datasets for the search: seeded train/val/test splits as (C, H, W) float tensors, int labels."""
+
 from .config import DATASETS, DataConfig
 from .info import DatasetInfo
 from .load import load_data

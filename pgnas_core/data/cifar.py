@@ -4,6 +4,7 @@ We read the pickles ourselves rather than through torchvision's CIFAR classes: t
 on the official files' MD5 sums, which a local copy or a test stand-in of the same format fails.
 torchvision is used only to download, when asked.
 """
+
 from __future__ import annotations
 
 import pickle
@@ -20,26 +21,49 @@ from .splits import DataSplits, tensor_splits
 from .tensor_dataset import Augment, TensorImageDataset
 
 INFO = {
-    "cifar10": DatasetInfo("cifar10", 10, 3, (32, 32), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)),
-    "cifar100": DatasetInfo("cifar100", 100, 3, (32, 32), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)),
+    "cifar10": DatasetInfo(
+        "cifar10", 10, 3, (32, 32), (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+    ),
+    "cifar100": DatasetInfo(
+        "cifar100", 100, 3, (32, 32), (0.5071, 0.4865, 0.4409), (0.2673, 0.2564, 0.2762)
+    ),
 }
 # name -> (folder under root, train files, test files, label key)
 LAYOUT = {
-    "cifar10": ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], "labels"),
+    "cifar10": (
+        "cifar-10-batches-py",
+        [f"data_batch_{i}" for i in range(1, 6)],
+        ["test_batch"],
+        "labels",
+    ),
     "cifar100": ("cifar-100-python", ["train"], ["test"], "fine_labels"),
 }
 _ARCHIVE = {"cifar10": "cifar-10-python.tar.gz", "cifar100": "cifar-100-python.tar.gz"}
 
 
-def read_batches(files: list[Path], label_key: str, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+def read_batches(
+    files: list[Path], label_key: str, num_classes: int
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, 3, 32, 32) uint8 and labels (N,) long from CIFAR pickle batch files."""
     images, labels = [], []
     for path in files:
-        with open(path, "rb") as f:
-            entry = pickle.load(f, encoding="latin1")
+        try:
+            with open(path, "rb") as f:
+                entry = pickle.load(f, encoding="latin1")
+        except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
+            raise DataError(
+                f"{path} is not a CIFAR batch (a Python pickle of 'data' and "
+                f"{label_key!r}): {type(e).__name__}: {e}"
+            ) from None
+        if not isinstance(entry, dict) or "data" not in entry or label_key not in entry:
+            raise DataError(
+                f"{path} is not a CIFAR batch: expected a dict with 'data' and {label_key!r}"
+            )
         data = np.asarray(entry["data"], dtype=np.uint8)
-        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32 or label_key not in entry:
-            raise DataError(f"{path} is not a CIFAR batch: expected 'data' of shape (N, 3072) and {label_key!r}")
+        if data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise DataError(
+                f"{path} is not a CIFAR batch: expected 'data' of shape (N, 3072) and {label_key!r}"
+            )
         images.append(data.reshape(-1, 3, 32, 32))  # rows are stored channel-major: (N, C, H, W)
         labels.extend(entry[label_key])
     x, y = torch.from_numpy(np.concatenate(images)), torch.tensor(labels, dtype=torch.long)
@@ -56,8 +80,9 @@ def load_cifar_splits(cfg: DataConfig) -> DataSplits:
     if not all((base / f).is_file() for f in train_files + test_files):
         if not cfg.download:
             raise DatasetNotFoundError(
-                f"{cfg.dataset} not found: looked for {', '.join(train_files + test_files)} in {base}; "
-                f"extract {_ARCHIVE[cfg.dataset]} (https://www.cs.toronto.edu/~kriz/cifar.html) into {root}, "
+                f"{cfg.dataset} not found: looked for {', '.join(train_files + test_files)} "
+                f"in {base}; extract {_ARCHIVE[cfg.dataset]} "
+                f"(https://www.cs.toronto.edu/~kriz/cifar.html) into {root}, "
                 f"or with a network pass --set data.download=true"
             )
         import torchvision.datasets as tvd
@@ -66,7 +91,9 @@ def load_cifar_splits(cfg: DataConfig) -> DataSplits:
         try:
             cls(str(root), train=True, download=True)
         except (RuntimeError, OSError) as e:
-            raise DatasetNotFoundError(f"{cfg.dataset} could not be downloaded into {root}: {e}") from e
+            raise DatasetNotFoundError(
+                f"{cfg.dataset} could not be downloaded into {root}: {e}"
+            ) from e
 
     x, y = read_batches([base / f for f in train_files], label_key, info.num_classes)
     pool = TensorImageDataset(x, y, info.mean, info.std)

@@ -1,11 +1,12 @@
 """What data to load and how to batch it: one frozen, validated config."""
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pgnas_core.errors import ConfigError, unknown_name
+from pgnas_core.errors import ConfigError, DatasetNotFoundError, unknown_name
 
 # Names accepted by `DataConfig.dataset`, in the order the docs list them.
 DATASETS: tuple[str, ...] = ("digits", "fashion-mnist", "cifar10", "cifar100", "imagefolder")
@@ -31,7 +32,7 @@ class DataConfig:
     num_workers: int = 0  # DataLoader worker processes (0 = load in the main process)
     device_loader: bool = False  # keep the training split on the device, augment batches there
 
-    def validate(self) -> "DataConfig":
+    def validate(self) -> DataConfig:
         """Raise ConfigError naming `data.<field>` for the first bad value; return self."""
         if self.dataset not in DATASETS:
             raise unknown_name("data.dataset", self.dataset, DATASETS)
@@ -52,9 +53,19 @@ class DataConfig:
         return self
 
     def resolved_root(self) -> Path:
-        """The data root: `root`, else $PGNAS_DATA, else ~/.cache/pgnas/data."""
-        root = self.root or os.environ.get("PGNAS_DATA") or "~/.cache/pgnas/data"
-        return Path(root).expanduser()
+        """The data root: `root`, else $PGNAS_DATA, else ~/.cache/pgnas/data. A root the user
+        named must exist (unless downloading into it); the default one is created."""
+        root = Path(self.root or os.environ.get("PGNAS_DATA") or "~/.cache/pgnas/data").expanduser()
+        if self.root is not None and not self.download and self.dataset != "digits":
+            if not root.exists():
+                raise DatasetNotFoundError(
+                    f"data.root {root} does not exist: point it at the "
+                    f"folder that holds {self.dataset} (or leave it "
+                    f"unset for the default cache)"
+                )
+            if not root.is_dir():
+                raise DatasetNotFoundError(f"data.root {root} is a file, not a folder")
+        return root
 
     def resolved_cutout(self) -> int:
         """The cutout side in pixels, with the dataset's default filled in (0 = off)."""

@@ -7,8 +7,9 @@ applies the same augmentation -- zero-pad + random crop, horizontal flip, normal
 to a whole batch with tensor ops. The augmentation *distribution* equals the per-image
 pipeline's (``tests/test_device_loader.py`` checks the statistics); the random draws come from
 the loader's own seeded generator, so the individual draws differ from the default
-loader's. The batch order is the default loader's (``pgnas_core.data_order``).
+loader's. The batch order is the default loader's (``pgnas_core.data.order``).
 """
+
 from __future__ import annotations
 
 import weakref
@@ -55,8 +56,13 @@ def batch_cutout(x: torch.Tensor, size: int, generator: torch.Generator) -> torc
     return x.masked_fill(hole[:, None], 0.0)
 
 
-def augment_batch(x: torch.Tensor, augment: Augment | None, mean: torch.Tensor,
-                  std: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
+def augment_batch(
+    x: torch.Tensor,
+    augment: Augment | None,
+    mean: torch.Tensor,
+    std: torch.Tensor,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """Crop, flip, normalise, cutout -- the per-image pipeline's order -- on a float batch in
     [0, 1]; ``mean``/``std`` are (1, C, 1, 1)."""
     if augment is not None:
@@ -69,7 +75,7 @@ def augment_batch(x: torch.Tensor, augment: Augment | None, mean: torch.Tensor,
     return x
 
 
-_DEVICE_COPIES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_DEVICE_COPIES: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 def on_device(t: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -86,18 +92,28 @@ class DeviceLoader:
     """This rank's training batches of one epoch of a :class:`TensorImageDataset`, made on
     ``device`` from the uint8 split held there.
 
-    The order is :func:`pgnas_core.data_order.epoch_order` (the default loader's), global
+    The order is :func:`pgnas_core.data.order.epoch_order` (the default loader's), global
     batch ``s`` is the same slice of it, and its augmentation is drawn from a generator seeded
     by (seed, epoch, s): a resumed or sharded run sees the same batches. Each rank augments
     the whole global batch and keeps its share (exact under sharding; augmentation is cheap).
     """
 
-    def __init__(self, dataset: TensorImageDataset, batch_size: int, seed: int = 0,
-                 epoch: int = 1, start_step: int = 0, rank: int = 0, world_size: int = 1,
-                 device: torch.device | str = "cpu"):
+    def __init__(
+        self,
+        dataset: TensorImageDataset,
+        batch_size: int,
+        seed: int = 0,
+        epoch: int = 1,
+        start_step: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        device: torch.device | str = "cpu",
+    ):
         if not isinstance(dataset, TensorImageDataset):
-            raise TypeError(f"DeviceLoader needs an in-memory TensorImageDataset, got "
-                            f"{type(dataset).__name__}; use the default loader for other datasets")
+            raise TypeError(
+                f"DeviceLoader needs an in-memory TensorImageDataset, got "
+                f"{type(dataset).__name__}; use the default loader for other datasets"
+            )
         self.device = torch.device(device)
         self.images = on_device(dataset.images, self.device)  # (N, C, H, W) uint8
         self.labels = on_device(dataset.labels, self.device)
@@ -108,18 +124,21 @@ class DeviceLoader:
         self.start_step, self.rank, self.world_size = start_step, rank, world_size
 
     def __len__(self) -> int:
-        from ..data_order import steps_per_epoch
+        from .order import steps_per_epoch
+
         return steps_per_epoch(len(self.images), self.batch_size) - self.start_step
 
     def __iter__(self):
-        from ..data_order import batch_positions, epoch_order, mix_seed, steps_per_epoch
+        from .order import batch_positions, epoch_order, mix_seed, steps_per_epoch
+
         n = len(self.images)
         order = epoch_order(n, self.seed, self.epoch).to(self.device)
         for step in range(self.start_step, steps_per_epoch(n, self.batch_size)):
             pos = batch_positions(n, self.batch_size, step)
-            idx = order[pos.start:pos.stop]
+            idx = order[pos.start : pos.stop]
             gen = torch.Generator(device=self.device).manual_seed(
-                mix_seed(self.seed, self.epoch, step, 0xDE71CE))
+                mix_seed(self.seed, self.epoch, step, 0xDE71CE)
+            )
             x = self.images[idx].float() / self.scale  # (B, C, H, W) in [0, 1]
             x = augment_batch(x, self.augment, self.mean, self.std, gen)
             lo = self.rank * len(idx) // self.world_size
@@ -127,13 +146,21 @@ class DeviceLoader:
             yield x[lo:hi], self.labels[idx[lo:hi]]
 
 
-def device_epoch_loader(dataset, batch_size: int, seed: int, epoch: int, start_step: int = 0,
-                        rank: int = 0, world_size: int = 1, device="cpu", num_workers: int = 0):
+def device_epoch_loader(
+    dataset,
+    batch_size: int,
+    seed: int,
+    epoch: int,
+    start_step: int = 0,
+    rank: int = 0,
+    world_size: int = 1,
+    device="cpu",
+    num_workers: int = 0,
+):
     """``epoch_loader``'s signature plus ``device``: a :class:`DeviceLoader` for an in-memory
     split, else the default per-image loader (datasets that do not fit in memory)."""
     if isinstance(dataset, TensorImageDataset):
-        return DeviceLoader(dataset, batch_size, seed, epoch, start_step, rank, world_size,
-                            device)
-    from ..data_order import epoch_loader
-    return epoch_loader(dataset, batch_size, seed, epoch, start_step, rank, world_size,
-                        num_workers)
+        return DeviceLoader(dataset, batch_size, seed, epoch, start_step, rank, world_size, device)
+    from .order import epoch_loader
+
+    return epoch_loader(dataset, batch_size, seed, epoch, start_step, rank, world_size, num_workers)

@@ -1,4 +1,5 @@
 """scikit-learn's bundled 8x8 digits (1,797 images): always available, for tests and demos."""
+
 from __future__ import annotations
 
 import numpy as np
@@ -18,7 +19,9 @@ TEST_FRACTION = 0.2
 TEST_SEED = 0
 
 
-def split_indices(cfg: DataConfig, targets: np.ndarray) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def split_indices(
+    cfg: DataConfig, targets: np.ndarray
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(train, val, test) indices into all 1,797 digits: the fixed test hold-out first, then
     `cfg`'s seeded validation/train carving of the rest."""
     from sklearn.model_selection import train_test_split  # lazy: keep sklearn out of module import
@@ -36,10 +39,13 @@ def load_digits_splits(cfg: DataConfig) -> DataSplits:
 
     bunch = load_digits()
     images = torch.from_numpy(bunch.images.astype(np.uint8))  # (1797, 8, 8), values 0..16
-    full = TensorImageDataset(images, bunch.target.astype(np.int64), INFO.mean, INFO.std, scale=16.0)
+    full = TensorImageDataset(
+        images, bunch.target.astype(np.int64), INFO.mean, INFO.std, scale=16.0
+    )
     train_idx, val_idx, test_idx = split_indices(cfg, bunch.target)
 
-    # A one-pixel shift is all the augmentation 8x8 digits take (no flips: digits are not symmetric).
+    # A one-pixel shift is all the augmentation 8x8 digits take (no flips: digits are not
+    # symmetric).
     augment = Augment(pad=1, cutout=cfg.resolved_cutout()) if cfg.augment else None
     return DataSplits(
         train=full.subset(train_idx, augment),

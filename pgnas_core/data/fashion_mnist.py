@@ -1,4 +1,5 @@
-"""Fashion-MNIST from torchvision's layout, filled from Debian's `dataset-fashion-mnist` if needed."""
+"""Fashion-MNIST in torchvision's layout, filled from Debian's `dataset-fashion-mnist` if needed."""
+
 from __future__ import annotations
 
 import gzip
@@ -44,7 +45,9 @@ def ensure_raw_files(root: Path, download: bool, debian_dir: Path | None = None)
                     shutil.copyfileobj(src, dst)
                 tmp.replace(raw / name)  # atomic: a concurrent reader never sees half a file
         except OSError as e:
-            raise DataError(f"cannot unpack Fashion-MNIST into {raw} ({e}); set data.root to a writable folder") from e
+            raise DataError(
+                f"cannot unpack Fashion-MNIST into {raw} ({e}); set data.root to a writable folder"
+            ) from e
         return raw
     if download:
         return raw  # torchvision downloads into it
@@ -63,9 +66,25 @@ def load_fashion_mnist_splits(cfg: DataConfig, debian_dir: Path | None = None) -
         train = FashionMNIST(str(root), train=True, download=cfg.download)
         test = FashionMNIST(str(root), train=False, download=cfg.download)
     except (RuntimeError, OSError) as e:
-        raise DatasetNotFoundError(f"Fashion-MNIST could not be loaded or downloaded into {root}: {e}") from e
+        raise DatasetNotFoundError(
+            f"Fashion-MNIST could not be loaded or downloaded into {root}: {e}"
+        ) from e
+    except Exception as e:  # torchvision asserts on files that are not IDX files
+        raw = root / "FashionMNIST" / "raw"
+        raise DataError(
+            f"{raw} holds files that are not Fashion-MNIST IDX files "
+            f"({type(e).__name__}{': ' + str(e) if str(e) else ''}); expected "
+            f"{', '.join(RAW_FILES)}: remove them to refill from Debian's package"
+        ) from None
+    if len(train.data) == 0 or train.data.shape[1:] != (28, 28):
+        raise DataError(
+            f"{root / 'FashionMNIST' / 'raw'} holds images of shape "
+            f"{tuple(train.data.shape[1:])}, not Fashion-MNIST's 28x28"
+        )
 
-    pool = TensorImageDataset(train.data, train.targets, INFO.mean, INFO.std)  # data: (N, 28, 28) uint8
+    pool = TensorImageDataset(
+        train.data, train.targets, INFO.mean, INFO.std
+    )  # data: (N, 28, 28) uint8
     test_ds = TensorImageDataset(test.data, test.targets, INFO.mean, INFO.std)
     augment = Augment(pad=2, flip=True, cutout=cfg.resolved_cutout()) if cfg.augment else None
     return tensor_splits(pool, test_ds, cfg, augment, INFO)

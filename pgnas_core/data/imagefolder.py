@@ -3,10 +3,11 @@
 `val/` is used as the TEST split (as ImageNet papers do); our validation split is carved from
 `train/`, so the architecture search never sees the images it is finally scored on.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import torch
 from torch.utils.data import Dataset
@@ -77,7 +78,8 @@ def load_imagefolder_splits(cfg: DataConfig) -> DataSplits:
     train_dir, test_dir = root / "train", root / "val"
     if not (train_dir.is_dir() and test_dir.is_dir()):
         raise DatasetNotFoundError(
-            f"image folders not found: expected {train_dir}/<class>/*.jpg and {test_dir}/<class>/*.jpg "
+            f"image folders not found: expected {train_dir}/<class>/*.jpg and "
+            f"{test_dir}/<class>/*.jpg "
             f"(ImageNet layout); set data.root to the folder that holds train/ and val/"
         )
     train_folder, test_folder = _scan(train_dir), _scan(test_dir)
@@ -90,9 +92,18 @@ def load_imagefolder_splits(cfg: DataConfig) -> DataSplits:
     train_idx, val_idx = carve_train_val(len(train_folder), cfg)
     test_idx = carve_test(len(test_folder), cfg)
     eval_tf = transforms_for(cfg.image_size, train=False)
-    train_tf = transforms_for(cfg.image_size, train=True, cutout_size=cfg.resolved_cutout()) if cfg.augment else eval_tf
+    train_tf = (
+        transforms_for(cfg.image_size, train=True, cutout_size=cfg.resolved_cutout())
+        if cfg.augment
+        else eval_tf
+    )
     info = DatasetInfo(
-        "imagefolder", len(train_folder.classes), 3, (cfg.image_size, cfg.image_size), IMAGENET_MEAN, IMAGENET_STD
+        "imagefolder",
+        len(train_folder.classes),
+        3,
+        (cfg.image_size, cfg.image_size),
+        IMAGENET_MEAN,
+        IMAGENET_STD,
     )
     return DataSplits(
         train=FolderSubset(train_folder, train_idx, train_tf),

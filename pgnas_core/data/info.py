@@ -1,4 +1,5 @@
 """What a model needs to know about a dataset's images and labels."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

@@ -1,4 +1,5 @@
 """One entry point from a DataConfig to train/val/test datasets."""
+
 from __future__ import annotations
 
 from .cifar import load_cifar_splits

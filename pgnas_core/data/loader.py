@@ -1,4 +1,5 @@
 """Batching: seeded DataLoaders, and whole splits as tensors for fast candidate evaluation."""
+
 from __future__ import annotations
 
 import torch

@@ -1,4 +1,5 @@
 """The three splits a search uses, and the seeded carving of validation data out of train."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -56,7 +57,8 @@ def carve_test(n_test: int, cfg: DataConfig) -> torch.Tensor:
         return torch.arange(n_test)
     if cfg.test_size > n_test:
         raise DataError(
-            f"data.test_size={cfg.test_size} is larger than the {n_test}-image {cfg.dataset} test split"
+            f"data.test_size={cfg.test_size} is larger than the {n_test}-image {cfg.dataset} "
+            f"test split"
         )
     # A different stream from carve_train_val's, so the two subsets are not correlated.
     gen = torch.Generator().manual_seed(cfg.split_seed + 1_000_003)

@@ -3,6 +3,7 @@
 Going through PIL per image is the slow part of torchvision's MNIST/CIFAR pipelines on a CPU;
 here an item is a slice of one tensor, padded, cropped, flipped and cut out with tensor ops.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -22,8 +23,10 @@ class Augment:
     cutout: int = 0  # zero a random `cutout` x `cutout` square after normalising (0 = off)
 
 
-def random_crop(x: torch.Tensor, pad: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Zero-pad a (C, H, W) image by `pad` and crop a random H x W window (torchvision RandomCrop)."""
+def random_crop(
+    x: torch.Tensor, pad: int, generator: torch.Generator | None = None
+) -> torch.Tensor:
+    """Zero-pad a (C, H, W) image by `pad` and crop a random H x W window (as RandomCrop)."""
     if pad <= 0:
         return x
     h, w = x.shape[-2:]
@@ -43,7 +46,10 @@ def cutout(x: torch.Tensor, size: int, generator: torch.Generator | None = None)
     if size <= 0:
         return x
     h, w = x.shape[-2:]
-    cy, cx = torch.randint(0, h, (), generator=generator).item(), torch.randint(0, w, (), generator=generator).item()
+    cy, cx = (
+        torch.randint(0, h, (), generator=generator).item(),
+        torch.randint(0, w, (), generator=generator).item(),
+    )
     y0, y1 = max(cy - size // 2, 0), min(cy + size // 2 + size % 2, h)
     x0, x1 = max(cx - size // 2, 0), min(cx + size // 2 + size % 2, w)
     x = x.clone()
@@ -96,7 +102,7 @@ class TensorImageDataset(Dataset):
             x = cutout(x, aug.cutout)
         return x, int(self.labels[index])
 
-    def subset(self, indices: torch.Tensor, augment: Augment | None = None) -> "TensorImageDataset":
+    def subset(self, indices: torch.Tensor, augment: Augment | None = None) -> TensorImageDataset:
         """A new dataset holding only `indices` (a copy), with its own augmentation."""
         return TensorImageDataset(
             self.images[indices], self.labels[indices], self.mean, self.std, self.scale, augment

@@ -1,4 +1,5 @@
 """What every supernet offers: its dropout sites, their modes, and candidate masks."""
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -7,8 +8,8 @@ import torch
 from torch import nn
 
 from ..architecture import Architecture, SiteChoice, freeze_options
-from ..masked_op import MaskedOp
-from ..sites import DropoutSite
+from ..nn.masked_op import MaskedOp
+from ..nn.sites import DropoutSite
 
 
 class Supernet(nn.Module):
@@ -63,8 +64,10 @@ class Supernet(nn.Module):
 
     def site_table(self) -> list[dict]:
         """One row per site: name, operation, channels, tags and the current keep-probability."""
-        return [dict(site=s.name, op=s.op, channels=s.channels, keep_prob=s.keep_prob.item(),
-                     **s.tags) for s in self.sites()]
+        return [
+            dict(site=s.name, op=s.op, channels=s.channels, keep_prob=s.keep_prob.item(), **s.tags)
+            for s in self.sites()
+        ]
 
     # ---- candidates -----------------------------------------------------------------------
     def architecture_from_masks(self, masks: dict[str, torch.Tensor]) -> Architecture:
@@ -77,7 +80,9 @@ class Supernet(nn.Module):
     def apply_architecture(self, arch: Architecture) -> None:
         """Set every site's hard mask to the candidate's kept channels and switch to hard mode."""
         if arch.supernet != self.registry_name:
-            raise ValueError(f"architecture is of {arch.supernet!r}, this is {self.registry_name!r}")
+            raise ValueError(
+                f"architecture is of {arch.supernet!r}, this is {self.registry_name!r}"
+            )
         by_name = {c.name: c for c in arch.sites}
         for s in self.sites():
             if s.name not in by_name:
@@ -95,12 +100,32 @@ class Supernet(nn.Module):
         """A plain module equal (eval mode) to this supernet under the sites' hard masks."""
         raise NotImplementedError
 
+    # ---- what a ranker may share between candidates ---------------------------------------
+    def shared_stem(self) -> nn.Module | None:
+        """The first module of every candidate's compact net, the same in all of them (no
+        dropout site in it), so a ranker can run it once and cache its output; None when
+        this family has no such split point."""
+        return None
 
-def configure_sites(net: Supernet, p_init: float | None = None, tau: float | None = None,
-                    rescale: bool | None = None, learnable: bool | None = None) -> Supernet:
+    def evaluation_module(self, compact: nn.Module, from_stem: bool = False) -> nn.Module:
+        """An evaluation-only equivalent of ``compact`` (this family's compact export): the
+        same outputs, computed faster where the family knows how. With ``from_stem`` its
+        input is :meth:`shared_stem`'s output instead of the image."""
+        if from_stem:
+            raise TypeError(f"{type(self).__name__} has no shared stem")
+        return compact
+
+
+def configure_sites(
+    net: Supernet,
+    p_init: float | None = None,
+    tau: float | None = None,
+    rescale: bool | None = None,
+    learnable: bool | None = None,
+) -> Supernet:
     """Set the posterior settings of every site (they are not architecture numbers, so they
     are not part of ``create_supernet``'s overrides or of an Architecture's id)."""
-    from ..sites import logit
+    from ..nn.sites import logit
 
     for s in net.sites():
         if p_init is not None:

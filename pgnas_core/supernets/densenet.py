@@ -17,15 +17,16 @@ has 7,978,856 weights (torchvision's DenseNet-121 count; SPEC: about 8M) and 655
 The export removes what no consumer keeps: a layer whose output every later consumer drops is
 not computed at all, and only the kept channels of each source are concatenated.
 """
+
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..compact_ops import ConstantFeatures, Geometry, SelectChannels, conv_geometry, positions
-from ..masked_op import MaskedOp, _slice_bn
-from ..sites import DropoutSite
+from ..nn.compact_ops import ConstantFeatures, Geometry, SelectChannels, conv_geometry, positions
+from ..nn.masked_op import MaskedOp, _slice_bn
+from ..nn.sites import DropoutSite
 from .base import Supernet
 from .registry import register_supernet
 
@@ -43,8 +44,11 @@ class DenseLayer(nn.Module):
         super().__init__()
         cin, mid = sum(sources), bn_size * growth
         self.norm1 = nn.BatchNorm2d(cin)
-        self.conv1 = MaskedOp(_source_sites(sources, stage=stage, block=block, layer=1),
-                              nn.Conv2d(cin, mid, 1, bias=False), nn.BatchNorm2d(mid))
+        self.conv1 = MaskedOp(
+            _source_sites(sources, stage=stage, block=block, layer=1),
+            nn.Conv2d(cin, mid, 1, bias=False),
+            nn.BatchNorm2d(mid),
+        )
         site = DropoutSite(mid, stage=stage, block=block, branch="bottleneck", layer=2, kernel=3)
         self.conv2 = MaskedOp([site], nn.Conv2d(mid, growth, 3, padding=1, bias=False))
 
@@ -57,19 +61,26 @@ class DenseLayer(nn.Module):
         if k2.numel() == 0:
             return self.conv2.compact(need)  # a constant (zeros: no BN, no bias)
         if k1.numel() == 0:
-            return nn.Sequential(self.conv1.compact(k2), nn.ReLU(),
-                                 self.conv2.compact(need, input_is_kept=True))
-        return nn.Sequential(SelectChannels(positions(k1, available)), _slice_bn(self.norm1, k1),
-                             nn.ReLU(), self.conv1.compact(k2, input_is_kept=True), nn.ReLU(),
-                             self.conv2.compact(need, input_is_kept=True))
+            return nn.Sequential(
+                self.conv1.compact(k2), nn.ReLU(), self.conv2.compact(need, input_is_kept=True)
+            )
+        return nn.Sequential(
+            SelectChannels(positions(k1, available)),
+            _slice_bn(self.norm1, k1),
+            nn.ReLU(),
+            self.conv1.compact(k2, input_is_kept=True),
+            nn.ReLU(),
+            self.conv2.compact(need, input_is_kept=True),
+        )
 
 
 class DenseBlock(nn.Module):
     def __init__(self, cin: int, layers: int, growth: int, bn_size: int, stage: int):
         super().__init__()
         self.sources = [cin] + [growth] * layers  # channels of each source feature group
-        self.layers = nn.ModuleList(DenseLayer(self.sources[:i + 1], growth, bn_size, stage, i)
-                                    for i in range(layers))
+        self.layers = nn.ModuleList(
+            DenseLayer(self.sources[: i + 1], growth, bn_size, stage, i) for i in range(layers)
+        )
 
     @property
     def out_channels(self) -> int:
@@ -103,8 +114,10 @@ class Transition(nn.Module):
         super().__init__()
         cin = sum(sources)
         self.norm = nn.BatchNorm2d(cin)
-        self.conv = MaskedOp(_source_sites(sources, stage=stage, block="transition", layer=1),
-                             nn.Conv2d(cin, cout, 1, bias=False))
+        self.conv = MaskedOp(
+            _source_sites(sources, stage=stage, block="transition", layer=1),
+            nn.Conv2d(cin, cout, 1, bias=False),
+        )
         self.pool = nn.AvgPool2d(2, 2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,9 +129,13 @@ class Transition(nn.Module):
         k = self.conv.kept_inputs()[0]
         if k.numel() == 0:
             return nn.Sequential(self.conv.compact(need), nn.AvgPool2d(2, 2))
-        return nn.Sequential(SelectChannels(positions(k, available)), _slice_bn(self.norm, k),
-                             nn.ReLU(), self.conv.compact(need, input_is_kept=True),
-                             nn.AvgPool2d(2, 2))
+        return nn.Sequential(
+            SelectChannels(positions(k, available)),
+            _slice_bn(self.norm, k),
+            nn.ReLU(),
+            self.conv.compact(need, input_is_kept=True),
+            nn.AvgPool2d(2, 2),
+        )
 
 
 class DenseHead(nn.Module):
@@ -128,8 +145,9 @@ class DenseHead(nn.Module):
         super().__init__()
         cin = sum(sources)
         self.norm = nn.BatchNorm2d(cin)
-        self.fc = MaskedOp(_source_sites(sources, stage="head", block=0, layer=1),
-                           nn.Linear(cin, num_classes))
+        self.fc = MaskedOp(
+            _source_sites(sources, stage="head", block=0, layer=1), nn.Linear(cin, num_classes)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = F.relu(self.norm(x))
@@ -139,16 +157,26 @@ class DenseHead(nn.Module):
         k = self.fc.kept_inputs()[0]
         if k.numel() == 0:
             return self.fc.compact()  # the classifier's bias
-        return nn.Sequential(SelectChannels(positions(k, available)), _slice_bn(self.norm, k),
-                             nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-                             self.fc.compact(input_is_kept=True))
+        return nn.Sequential(
+            SelectChannels(positions(k, available)),
+            _slice_bn(self.norm, k),
+            nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1),
+            nn.Flatten(),
+            self.fc.compact(input_is_kept=True),
+        )
 
 
 class DenseTrunk(nn.Module):
     """stem -> (block -> transition)* -> block -> head; used by the supernet and its export."""
 
-    def __init__(self, stem: nn.Module, blocks: list[nn.Module], transitions: list[nn.Module],
-                 head: nn.Module):
+    def __init__(
+        self,
+        stem: nn.Module,
+        blocks: list[nn.Module],
+        transitions: list[nn.Module],
+        head: nn.Module,
+    ):
         super().__init__()
         self.stem, self.head = stem, head
         self.blocks, self.transitions = nn.ModuleList(blocks), nn.ModuleList(transitions)
@@ -181,14 +209,28 @@ def _available(sources: list[int], need: list[torch.Tensor]) -> torch.Tensor:
 
 
 class DenseNet(Supernet):
-    def __init__(self, blocks=(6, 12, 24, 16), growth: int = 32, bn_size: int = 4,
-                 stem_channels: int = 64, stem_kernel: int = 7, stem_stride: int = 2,
-                 stem_pool: bool = True, compression: float = 0.5, in_channels: int = 3,
-                 num_classes: int = 1000):
+    def __init__(
+        self,
+        blocks=(6, 12, 24, 16),
+        growth: int = 32,
+        bn_size: int = 4,
+        stem_channels: int = 64,
+        stem_kernel: int = 7,
+        stem_stride: int = 2,
+        stem_pool: bool = True,
+        compression: float = 0.5,
+        in_channels: int = 3,
+        num_classes: int = 1000,
+    ):
         super().__init__()
         self.in_channels = in_channels
-        stem = [nn.Conv2d(in_channels, stem_channels, stem_kernel, stem_stride, stem_kernel // 2,
-                          bias=False), nn.BatchNorm2d(stem_channels), nn.ReLU()]
+        stem = [
+            nn.Conv2d(
+                in_channels, stem_channels, stem_kernel, stem_stride, stem_kernel // 2, bias=False
+            ),
+            nn.BatchNorm2d(stem_channels),
+            nn.ReLU(),
+        ]
         if stem_pool:
             stem.append(nn.MaxPool2d(3, 2, 1))
         dense, transitions, cin = [], [], stem_channels
@@ -226,8 +268,12 @@ class DenseNet(Supernet):
                 if layer.conv2.kept_inputs()[0].numel() and layer.conv1.kept_inputs()[0].numel():
                     for j, kept in enumerate(_source_kept(layer.conv1)):
                         need[j] = _union(need[j], kept)
-            layers = [block.layers[i].compact(_available(block.sources[:i + 1], need[:i + 1]),
-                                              need[i + 1]) for i in sorted(computed)]
+            layers = [
+                block.layers[i].compact(
+                    _available(block.sources[: i + 1], need[: i + 1]), need[i + 1]
+                )
+                for i in sorted(computed)
+            ]
             out_blocks[b] = CompactDenseBlock(layers)
             available = _available(block.sources, need)
             if b < len(trans):
@@ -247,8 +293,9 @@ def _compact_stem(stem: nn.Sequential, need: torch.Tensor) -> nn.Module:
         for m in stem:
             g = g.then(conv_geometry(m))
         return ConstantFeatures(torch.zeros(0), g)
-    new = nn.Conv2d(conv.in_channels, len(need), conv.kernel_size, conv.stride, conv.padding,
-                    bias=False)
+    new = nn.Conv2d(
+        conv.in_channels, len(need), conv.kernel_size, conv.stride, conv.padding, bias=False
+    )
     new.weight.data.copy_(conv.weight.detach()[need])
     return nn.Sequential(new, _slice_bn(bn, need), *stem[2:])
 
@@ -256,32 +303,63 @@ def _compact_stem(stem: nn.Sequential, need: torch.Tensor) -> nn.Module:
 def _family(defaults: dict):
     def build(**overrides) -> DenseNet:
         return DenseNet(**{**defaults, **overrides})
+
     return build
 
 
-_PAPER_D121 = dict(blocks=(6, 12, 24, 16), growth=32, bn_size=4, stem_channels=64, stem_kernel=7,
-                   stem_stride=2, stem_pool=True, compression=0.5, in_channels=3,
-                   num_classes=1000)
+_PAPER_D121 = dict(
+    blocks=(6, 12, 24, 16),
+    growth=32,
+    bn_size=4,
+    stem_channels=64,
+    stem_kernel=7,
+    stem_stride=2,
+    stem_pool=True,
+    compression=0.5,
+    in_channels=3,
+    num_classes=1000,
+)
 
 
-@register_supernet("supnet_d121", family="densenet", paper=True, paper_params=8.0e6,
-                   input_size=224)
+@register_supernet("supnet_d121", family="densenet", paper=True, paper_params=8.0e6, input_size=224)
 def supnet_d121(**overrides):
-    """SupNet-D-121: DenseNet-121 with one dropout site per source feature group, ImageNet, 8.0M params."""
+    """SupNet-D-121: DenseNet-121, one dropout site per source feature group, ImageNet, 8.0M."""
     return _family(_PAPER_D121)(**overrides)
 
 
 @register_supernet("supnet_d121_small", family="densenet", input_size=28)
 def supnet_d121_small(**overrides):
-    """A small DenseNet-BC (3 blocks of 3 layers, growth 8, 3x3 stem) for CPU demos on 28x28 images."""
-    return _family(dict(blocks=(3, 3, 3), growth=8, bn_size=4, stem_channels=16, stem_kernel=3,
-                        stem_stride=1, stem_pool=False, compression=0.5, in_channels=1,
-                        num_classes=10))(**overrides)
+    """A small DenseNet-BC (3 blocks of 3 layers, growth 8, 3x3 stem) for CPU demos at 28x28."""
+    return _family(
+        dict(
+            blocks=(3, 3, 3),
+            growth=8,
+            bn_size=4,
+            stem_channels=16,
+            stem_kernel=3,
+            stem_stride=1,
+            stem_pool=False,
+            compression=0.5,
+            in_channels=1,
+            num_classes=10,
+        )
+    )(**overrides)
 
 
 @register_supernet("supnet_d121_tiny", family="densenet", input_size=32)
 def supnet_d121_tiny(**overrides):
-    """A tiny SupNet-D-121 with the ImageNet stem (7x7 stride 2, max-pool) for image-folder tests at 32x32."""
-    return _family(dict(blocks=(2, 2), growth=4, bn_size=2, stem_channels=8, stem_kernel=7,
-                        stem_stride=2, stem_pool=True, compression=0.5, in_channels=3,
-                        num_classes=10))(**overrides)
+    """A tiny SupNet-D-121 with the ImageNet stem (7x7/2, max-pool) for image-folder tests."""
+    return _family(
+        dict(
+            blocks=(2, 2),
+            growth=4,
+            bn_size=2,
+            stem_channels=8,
+            stem_kernel=7,
+            stem_stride=2,
+            stem_pool=True,
+            compression=0.5,
+            in_channels=3,
+            num_classes=10,
+        )
+    )(**overrides)

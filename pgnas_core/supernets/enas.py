@@ -40,6 +40,7 @@ Parameter counts (meta device, dropout-site logits excluded), with the aux head 
 ``supnet_e`` (C=36) 4.39M / 3.89M, ``supnet_ei`` (C=72) 15.37M / 14.78M. The paper's 4.6M and
 15.3M match the counts with the head (-4.6% and +0.5%), so the head is on by default.
 """
+
 from __future__ import annotations
 
 import copy
@@ -48,9 +49,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..compact_ops import Chain, compact_chain
-from ..masked_op import MaskedOp
-from ..sites import DropoutSite
+from ..nn.compact_ops import Chain, compact_chain
+from ..nn.masked_op import MaskedOp
+from ..nn.sites import DropoutSite
 from .base import Supernet
 from .registry import register_supernet
 
@@ -60,11 +61,13 @@ REDUCE_ARC = (1, 0, 1, 0, 0, 3, 0, 2, 1, 1, 3, 1, 1, 0, 0, 4, 0, 3, 1, 1)
 OP_NAMES = ("sep3x3", "sep5x5", "avgpool3x3", "maxpool3x3", "identity")
 
 
-def drop_path(x: torch.Tensor, keep: float, generator: torch.Generator | None = None) -> torch.Tensor:
+def drop_path(
+    x: torch.Tensor, keep: float, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Zero whole samples with probability ``1 - keep``, rescale the rest by ``1 / keep``."""
     if keep >= 1.0:
         return x
-    mask = (torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=generator) < keep)
+    mask = torch.rand(x.shape[0], 1, 1, 1, device=x.device, generator=generator) < keep
     return x * mask.to(x.dtype) / keep  # (B, 1, 1, 1) broadcast
 
 
@@ -87,15 +90,22 @@ class DropPath(nn.Module):
 
 def _conv_op(cin: int, cout: int, **tags) -> MaskedOp:
     """A 1x1 conv + BN with a site on its input (preceded by a ReLU where it is used)."""
-    return MaskedOp([DropoutSite(cin, kernel=1, **tags)], nn.Conv2d(cin, cout, 1, bias=False),
-                    nn.BatchNorm2d(cout))
+    return MaskedOp(
+        [DropoutSite(cin, kernel=1, **tags)],
+        nn.Conv2d(cin, cout, 1, bias=False),
+        nn.BatchNorm2d(cout),
+    )
 
 
 def _sep_op(cin: int, cout: int, k: int, stride: int, **tags) -> MaskedOp:
     """Depthwise kxk (``pre``) -> site -> pointwise 1x1 -> BN."""
     depthwise = nn.Conv2d(cin, cin, k, stride, k // 2, groups=cin, bias=False)
-    return MaskedOp([DropoutSite(cin, kernel=k, **tags)], nn.Conv2d(cin, cout, 1, bias=False),
-                    nn.BatchNorm2d(cout), pre=depthwise)
+    return MaskedOp(
+        [DropoutSite(cin, kernel=k, **tags)],
+        nn.Conv2d(cin, cout, 1, bias=False),
+        nn.BatchNorm2d(cout),
+        pre=depthwise,
+    )
 
 
 class FactorizedReduction(nn.Module):
@@ -107,10 +117,11 @@ class FactorizedReduction(nn.Module):
         self.path1, self.path2, self.relu = path1, path2, relu
 
     @classmethod
-    def build(cls, cin: int, cout: int, relu: bool, **tags) -> "FactorizedReduction":
+    def build(cls, cin: int, cout: int, relu: bool, **tags) -> FactorizedReduction:
         half = cout // 2
-        return cls(_conv_op(cin, half, layer=1, **tags), _conv_op(cin, cout - half, layer=2, **tags),
-                   relu)
+        return cls(
+            _conv_op(cin, half, layer=1, **tags), _conv_op(cin, cout - half, layer=2, **tags), relu
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.relu:
@@ -119,7 +130,7 @@ class FactorizedReduction(nn.Module):
         y2 = F.avg_pool2d(F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1)), 1, 2)  # shift by one pixel
         return torch.cat([self.path1(y1), self.path2(y2)], dim=1)
 
-    def compact(self) -> "FactorizedReduction":
+    def compact(self) -> FactorizedReduction:
         # The paths see the already pooled input, so a constant path needs no upstream geometry.
         return FactorizedReduction(self.path1.compact(), self.path2.compact(), self.relu)
 
@@ -138,8 +149,15 @@ class Node(nn.Module):
 class Cell(nn.Module):
     """One ENAS layer (normal or reduction), from the two previous layers' outputs."""
 
-    def __init__(self, calib_x: nn.Module, calib_y: nn.Module, base: nn.Module,
-                 nodes: list[Node], outputs: list[int], out_calib: nn.ModuleDict):
+    def __init__(
+        self,
+        calib_x: nn.Module,
+        calib_y: nn.Module,
+        base: nn.Module,
+        nodes: list[Node],
+        outputs: list[int],
+        out_calib: nn.ModuleDict,
+    ):
         super().__init__()
         self.calib_x, self.calib_y, self.base = calib_x, calib_y, base
         self.nodes = nn.ModuleList(nodes)
@@ -150,8 +168,10 @@ class Cell(nn.Module):
         states = [self.calib_x(prev_prev), self.base(self.calib_y(prev))]
         for node in self.nodes:
             states.append(node(states))
-        outs = [self.out_calib[str(i)](states[i]) if str(i) in self.out_calib else states[i]
-                for i in self.outputs]
+        outs = [
+            self.out_calib[str(i)](states[i]) if str(i) in self.out_calib else states[i]
+            for i in self.outputs
+        ]
         return torch.cat(outs, dim=1)
 
 
@@ -170,12 +190,27 @@ def _compact(m: nn.Module) -> nn.Module:
 def compact_cell(cell: Cell) -> Cell:
     nodes = [Node(n.x_id, _compact(n.op_x), n.y_id, _compact(n.op_y)) for n in cell.nodes]
     out_calib = nn.ModuleDict({k: _compact(v) for k, v in cell.out_calib.items()})
-    return Cell(_compact(cell.calib_x), _compact(cell.calib_y), _compact(cell.base), nodes,
-                cell.outputs, out_calib)
+    return Cell(
+        _compact(cell.calib_x),
+        _compact(cell.calib_y),
+        _compact(cell.base),
+        nodes,
+        cell.outputs,
+        out_calib,
+    )
 
 
-def build_cell(arc, c_prev_prev: int, c_prev: int, prev_prev_larger: bool, c: int,
-               reduction: bool, drop_keep: float, stage: int, layer_id: int) -> Cell:
+def build_cell(
+    arc,
+    c_prev_prev: int,
+    c_prev: int,
+    prev_prev_larger: bool,
+    c: int,
+    reduction: bool,
+    drop_keep: float,
+    stage: int,
+    layer_id: int,
+) -> Cell:
     """A cell of ``c`` channels per node from inputs of ``c_prev_prev`` and ``c_prev`` channels
     (the first at twice the resolution when ``prev_prev_larger``)."""
     tags = dict(stage=stage, block=layer_id)
@@ -185,35 +220,53 @@ def build_cell(arc, c_prev_prev: int, c_prev: int, prev_prev_larger: bool, c: in
         calib_x = Chain([_conv_op(c_prev_prev, c, branch="calib_x", layer=1, **tags)])
     else:
         calib_x = nn.Identity()
-    calib_y = (Chain([_conv_op(c_prev, c, branch="calib_y", layer=1, **tags)]) if c_prev != c
-               else nn.Identity())
+    calib_y = (
+        Chain([_conv_op(c_prev, c, branch="calib_y", layer=1, **tags)])
+        if c_prev != c
+        else nn.Identity()
+    )
     base = Chain([_conv_op(c, c, branch="base", layer=1, **tags)])
     n_nodes = len(arc) // 4
     used = [False] * (n_nodes + 2)
     nodes = []
     for n in range(n_nodes):
         ops = []
-        for side, (sid, op) in zip("xy", (arc[4 * n:4 * n + 2], arc[4 * n + 2:4 * n + 4])):
+        for side, (sid, op) in zip("xy", (arc[4 * n : 4 * n + 2], arc[4 * n + 2 : 4 * n + 4])):
             used[sid] = True
             stride = 2 if reduction and sid in (0, 1) else 1
             branch = f"{n + 2}{side}"
             if op in (0, 1):
                 k = 3 if op == 0 else 5
-                m = Chain([_sep_op(c, c, k, stride, branch=branch, layer=1, **tags),
-                           _sep_op(c, c, k, 1, branch=branch, layer=2, **tags)])
+                m = Chain(
+                    [
+                        _sep_op(c, c, k, stride, branch=branch, layer=1, **tags),
+                        _sep_op(c, c, k, 1, branch=branch, layer=2, **tags),
+                    ]
+                )
             elif op in (2, 3):
-                m = (nn.AvgPool2d(3, stride, 1, count_include_pad=False) if op == 2
-                     else nn.MaxPool2d(3, stride, 1))
+                m = (
+                    nn.AvgPool2d(3, stride, 1, count_include_pad=False)
+                    if op == 2
+                    else nn.MaxPool2d(3, stride, 1)
+                )
             elif op == 4:
-                m = (FactorizedReduction.build(c, c, False, branch=branch, **tags) if stride == 2
-                     else nn.Identity())
+                m = (
+                    FactorizedReduction.build(c, c, False, branch=branch, **tags)
+                    if stride == 2
+                    else nn.Identity()
+                )
             else:
                 raise ValueError(f"arc op {op}: expected 0..4 ({', '.join(OP_NAMES)})")
             ops.append(DropPath(m, drop_keep) if op != 4 and drop_keep < 1.0 else m)
         nodes.append(Node(arc[4 * n], ops[0], arc[4 * n + 2], ops[1]))
     outputs = [i for i in range(n_nodes + 2) if not used[i]]
-    out_calib = nn.ModuleDict({str(i): FactorizedReduction.build(c, c, False, branch=f"out{i}", **tags)
-                               for i in outputs if reduction and i < 2})
+    out_calib = nn.ModuleDict(
+        {
+            str(i): FactorizedReduction.build(c, c, False, branch=f"out{i}", **tags)
+            for i in outputs
+            if reduction and i < 2
+        }
+    )
     return Cell(calib_x, calib_y, base, nodes, outputs, out_calib)
 
 
@@ -224,9 +277,14 @@ class AuxHead(nn.Module):
         super().__init__()
         pooled = max((size - 5) // 3 + 1, 1)
         self.pool = nn.AvgPool2d(5, 3) if size >= 5 else nn.AdaptiveAvgPool2d(1)
-        self.proj = nn.Sequential(nn.Conv2d(cin, 128, 1, bias=False), nn.BatchNorm2d(128), nn.ReLU(),
-                                  nn.Conv2d(128, 768, pooled, padding="same", bias=False),
-                                  nn.BatchNorm2d(768), nn.ReLU())
+        self.proj = nn.Sequential(
+            nn.Conv2d(cin, 128, 1, bias=False),
+            nn.BatchNorm2d(128),
+            nn.ReLU(),
+            nn.Conv2d(128, 768, pooled, padding="same", bias=False),
+            nn.BatchNorm2d(768),
+            nn.ReLU(),
+        )
         self.fc = nn.Linear(768, num_classes, bias=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -257,16 +315,27 @@ class ENASTrunk(nn.Module):
 
 
 class ENASNet(Supernet):
-    def __init__(self, out_filters: int = 36, num_layers: int = 15, normal_arc=NORMAL_ARC,
-                 reduce_arc=REDUCE_ARC, stem_multiplier: int = 3, stem_stride: int = 1,
-                 aux_weight: float = 0.4,
-                 drop_path_keep: float = 0.6, drop_path_ramp_steps: int = 0,
-                 input_size: int = 32, in_channels: int = 3, num_classes: int = 10):
+    def __init__(
+        self,
+        out_filters: int = 36,
+        num_layers: int = 15,
+        normal_arc=NORMAL_ARC,
+        reduce_arc=REDUCE_ARC,
+        stem_multiplier: int = 3,
+        stem_stride: int = 1,
+        aux_weight: float = 0.4,
+        drop_path_keep: float = 0.6,
+        drop_path_ramp_steps: int = 0,
+        input_size: int = 32,
+        in_channels: int = 3,
+        num_classes: int = 10,
+    ):
         super().__init__()
         normal_arc, reduce_arc = tuple(normal_arc), tuple(reduce_arc)
         for arc in (normal_arc, reduce_arc):
-            if len(arc) % 4 or any(not 0 <= arc[4 * n + j] < n + 2
-                                   for n in range(len(arc) // 4) for j in (0, 2)):
+            if len(arc) % 4 or any(
+                not 0 <= arc[4 * n + j] < n + 2 for n in range(len(arc) // 4) for j in (0, 2)
+            ):
                 raise ValueError(f"arc {arc}: 4 numbers per node, inputs among earlier states")
         if out_filters % 2:
             raise ValueError(f"out_filters={out_filters}: must be even (factorized reductions)")
@@ -279,9 +348,10 @@ class ENASNet(Supernet):
         self.aux_logits: torch.Tensor | None = None
 
         c = out_filters
-        stem = nn.Sequential(nn.Conv2d(in_channels, stem_multiplier * c, 3, stem_stride, 1,
-                                       bias=False),
-                             nn.BatchNorm2d(stem_multiplier * c))
+        stem = nn.Sequential(
+            nn.Conv2d(in_channels, stem_multiplier * c, 3, stem_stride, 1, bias=False),
+            nn.BatchNorm2d(stem_multiplier * c),
+        )
         pool_distance = num_layers // 3
         pool_layers = (pool_distance, 2 * pool_distance + 1)
         total = num_layers + 2
@@ -296,15 +366,18 @@ class ENASNet(Supernet):
                 c, stage, size = 2 * c, stage + 1, -(-size // 2)
             keep = 1.0 - (layer_id + 1) / total * (1.0 - drop_path_keep)
             arc = reduce_arc if reduction else normal_arc
-            cell = build_cell(arc, widths[0], widths[1], larger, c, reduction, keep, stage,
-                              layer_id)
+            cell = build_cell(
+                arc, widths[0], widths[1], larger, c, reduction, keep, stage, layer_id
+            )
             cells.append(cell)
             widths = [widths[1], c * len(cell.outputs)]
             larger = reduction
             if layer_id == self.aux_layer:
                 aux_in = (widths[1], size)
-        head = MaskedOp([DropoutSite(widths[1], stage="head", block=0, branch="fc", layer=1,
-                                     kernel=1)], nn.Linear(widths[1], num_classes))
+        head = MaskedOp(
+            [DropoutSite(widths[1], stage="head", block=0, branch="fc", layer=1, kernel=1)],
+            nn.Linear(widths[1], num_classes),
+        )
         self.body = ENASTrunk(stem, cells, head)
         self.aux_head = AuxHead(aux_in[0], num_classes, aux_in[1]) if aux_in else None
         self._drop_paths = [m for m in self.body.modules() if isinstance(m, DropPath)]
@@ -342,16 +415,26 @@ def aux_loss(net: nn.Module, targets: torch.Tensor, reduction: str = "mean") -> 
 def _family(defaults: dict):
     def build(**overrides) -> ENASNet:
         return ENASNet(**{**defaults, **overrides})
+
     return build
 
 
-_PAPER_E = dict(out_filters=36, num_layers=15, normal_arc=NORMAL_ARC, reduce_arc=REDUCE_ARC,
-                aux_weight=0.4, drop_path_keep=0.6, input_size=32, in_channels=3, num_classes=10)
+_PAPER_E = dict(
+    out_filters=36,
+    num_layers=15,
+    normal_arc=NORMAL_ARC,
+    reduce_arc=REDUCE_ARC,
+    aux_weight=0.4,
+    drop_path_keep=0.6,
+    input_size=32,
+    in_channels=3,
+    num_classes=10,
+)
 
 
 @register_supernet("supnet_e", family="enas", paper=True, paper_params=4.6e6)
 def supnet_e(**overrides):
-    """SupNet-E: the ENAS micro-cell net with the paper's fixed arc, 15 layers, 36 filters, aux head, CIFAR, 4.6M params."""
+    """SupNet-E: ENAS micro cells, the paper's arc, 15 layers, 36 filters, aux head, CIFAR, 4.6M."""
     return _family(_PAPER_E)(**overrides)
 
 
@@ -363,7 +446,18 @@ def supnet_ei(**overrides):
 
 @register_supernet("supnet_e_small", family="enas", input_size=28)
 def supnet_e_small(**overrides):
-    """A small ENAS micro-cell net (the paper's arc, 3+2 layers, 8 filters, stride-2 stem, no aux head or drop-path) for CPU demos on 28x28 images."""
-    return _family(dict(out_filters=8, num_layers=3, stem_stride=2, aux_weight=0.0,
-                        drop_path_keep=1.0, input_size=28, in_channels=1,
-                        num_classes=10))(**overrides)
+    """A small ENAS micro-cell net (paper arc, 3+2 layers, 8 filters) for CPU demos at 28x28.
+
+    Stride-2 stem, no aux head or drop-path."""
+    return _family(
+        dict(
+            out_filters=8,
+            num_layers=3,
+            stem_stride=2,
+            aux_weight=0.0,
+            drop_path_keep=1.0,
+            input_size=28,
+            in_channels=1,
+            num_classes=10,
+        )
+    )(**overrides)

@@ -5,6 +5,7 @@ branch ``ReLU-Conv-BN-ReLU-Conv-BN`` (kernel size per branch); the downsampling 
 concatenated ``AvgPool(1x1, stride 2)-Conv1x1`` paths (the second shifted by one pixel);
 then ReLU-GAP-FC. Every conv except the stem, and the classifier, has a dropout site.
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,9 +14,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..compact_ops import Chain, compact_chain
-from ..masked_op import MaskedOp
-from ..sites import DropoutSite
+from ..nn.compact_ops import Chain, compact_chain
+from ..nn.masked_op import MaskedOp
+from ..nn.sites import DropoutSite
 from .base import Supernet
 from .registry import register_supernet
 
@@ -37,6 +38,22 @@ class DownsampleSkip(nn.Module):
         x = F.relu(x)
         y1 = F.avg_pool2d(x, 1, self.stride)
         y2 = F.avg_pool2d(F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1)), 1, self.stride)  # shift by one
+        return torch.cat([self.path1(y1), self.path2(y2)], dim=1)
+
+
+class StridedSkip(nn.Module):
+    """``DownsampleSkip`` with ``avg_pool2d(x, 1, s)`` written as the equal slice ``[::s]``
+    (exact, and cheaper: evaluation copies only)."""
+
+    def __init__(self, skip: DownsampleSkip):
+        super().__init__()
+        self.stride, self.path1, self.path2 = skip.stride, skip.path1, skip.path2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = F.relu(x)
+        s = self.stride
+        y1 = x[:, :, ::s, ::s]
+        y2 = F.pad(x[:, :, 1:, 1:], (0, 1, 0, 1))[:, :, ::s, ::s]
         return torch.cat([self.path1(y1), self.path2(y2)], dim=1)
 
 
@@ -65,35 +82,68 @@ class ResNetBody(nn.Module):
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))  # (B, C)
 
 
+class BodyFromStem(nn.Module):
+    """A compact ``ResNetBody`` without its stem: its input is the stem's cached output."""
+
+    def __init__(self, body: ResNetBody):
+        super().__init__()
+        self.blocks, self.classifier = body.blocks, body.classifier
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        h = F.relu(self.blocks(h))
+        return self.classifier(torch.flatten(F.adaptive_avg_pool2d(h, 1), 1))
+
+
 class MultiBranchResNet(Supernet):
-    def __init__(self, widths=(96, 192, 384), blocks_per_stage: int = 4,
-                 branch_kernels=(3, 3), stem_channels: int = 16, in_channels: int = 3,
-                 num_classes: int = 10, stem_stride: int = 1):
+    def __init__(
+        self,
+        widths=(96, 192, 384),
+        blocks_per_stage: int = 4,
+        branch_kernels=(3, 3),
+        stem_channels: int = 16,
+        in_channels: int = 3,
+        num_classes: int = 10,
+        stem_stride: int = 1,
+    ):
         super().__init__()
         widths, branch_kernels = tuple(widths), tuple(branch_kernels)
         if not 1 <= len(branch_kernels) <= 4:
             raise ValueError(f"branch_kernels={branch_kernels}: 1 to 4 branches")
-        stem = nn.Sequential(nn.Conv2d(in_channels, stem_channels, 3, stem_stride, 1, bias=False),
-                             nn.BatchNorm2d(stem_channels))
+        stem = nn.Sequential(
+            nn.Conv2d(in_channels, stem_channels, 3, stem_stride, 1, bias=False),
+            nn.BatchNorm2d(stem_channels),
+        )
         blocks, cin = [], stem_channels
         for stage, width in enumerate(widths):
             for b in range(blocks_per_stage):
                 stride = 2 if (b == 0 and stage > 0) else 1
                 tags = dict(stage=stage, block=b)
-                branches = [Chain([_conv_op(cin, width, k, stride, branch=i, layer=1, **tags),
-                                   _conv_op(width, width, k, 1, branch=i, layer=2, **tags)])
-                            for i, k in enumerate(branch_kernels)]
+                branches = [
+                    Chain(
+                        [
+                            _conv_op(cin, width, k, stride, branch=i, layer=1, **tags),
+                            _conv_op(width, width, k, 1, branch=i, layer=2, **tags),
+                        ]
+                    )
+                    for i, k in enumerate(branch_kernels)
+                ]
                 if stride == 1 and cin == width:
                     skip = nn.Identity()
                 else:
                     half = width // 2
-                    skip = DownsampleSkip(stride, *(
-                        _conv_op(cin, n, 1, 1, branch="skip", layer=1, path=j, **tags)
-                        for j, n in enumerate((half, width - half))))
+                    skip = DownsampleSkip(
+                        stride,
+                        *(
+                            _conv_op(cin, n, 1, 1, branch="skip", layer=1, path=j, **tags)
+                            for j, n in enumerate((half, width - half))
+                        ),
+                    )
                 blocks.append(ResidualBlock(skip, branches))
                 cin = width
-        head = MaskedOp([DropoutSite(cin, stage="head", block=0, branch="fc", layer=1, kernel=1)],
-                        nn.Linear(cin, num_classes))
+        head = MaskedOp(
+            [DropoutSite(cin, stage="head", block=0, branch="fc", layer=1, kernel=1)],
+            nn.Linear(cin, num_classes),
+        )
         self.body = ResNetBody(stem, nn.Sequential(*blocks), head)
         self.finalize()
 
@@ -112,10 +162,21 @@ class MultiBranchResNet(Supernet):
         stem = copy.deepcopy(self.body.stem)
         return ResNetBody(stem, nn.Sequential(*blocks), self.body.classifier.compact()).eval()
 
+    def shared_stem(self) -> nn.Module:
+        return self.body.stem  # a plain conv + BN: no dropout site, copied as is by the export
+
+    def evaluation_module(self, compact: nn.Module, from_stem: bool = False) -> nn.Module:
+        for m in list(compact.modules()):
+            for name, child in list(m._modules.items()):
+                if type(child) is DownsampleSkip:
+                    m._modules[name] = StridedSkip(child)
+        return BodyFromStem(compact) if from_stem else compact
+
 
 def _family(defaults: dict):
     def build(**overrides) -> MultiBranchResNet:
         return MultiBranchResNet(**{**defaults, **overrides})
+
     return build
 
 
@@ -137,8 +198,15 @@ def supnet_mi(**overrides):
 @register_supernet("supnet_m_tiny", family="multibranch_resnet", input_size=8)
 def supnet_m_tiny(**overrides):
     """A tiny two-branch ResNet (8/16/32 wide, 1 block per stage) for tests and digits."""
-    return _family(dict(widths=(8, 16, 32), blocks_per_stage=1, branch_kernels=(3, 3),
-                        stem_channels=8, in_channels=1))(**overrides)
+    return _family(
+        dict(
+            widths=(8, 16, 32),
+            blocks_per_stage=1,
+            branch_kernels=(3, 3),
+            stem_channels=8,
+            in_channels=1,
+        )
+    )(**overrides)
 
 
 @register_supernet("supnet_m_small", family="multibranch_resnet", input_size=28)
@@ -146,5 +214,13 @@ def supnet_m_small(**overrides):
     """A small two-branch ResNet (3x3 and 5x5 branches, 16/32/64, stride-2 stem) for CPU demos.
 
     Meant for 28x28 images: the stride-2 stem makes it about four times cheaper per image."""
-    return _family(dict(widths=(16, 32, 64), blocks_per_stage=1, branch_kernels=(3, 5),
-                        stem_channels=16, in_channels=1, stem_stride=2))(**overrides)
+    return _family(
+        dict(
+            widths=(16, 32, 64),
+            blocks_per_stage=1,
+            branch_kernels=(3, 5),
+            stem_channels=16,
+            in_channels=1,
+            stem_stride=2,
+        )
+    )(**overrides)

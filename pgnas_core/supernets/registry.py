@@ -1,8 +1,9 @@
 """Register, then create: supernets are small functions that fix architecture numbers."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from ..errors import ConfigError, unknown_name
 
@@ -21,16 +22,23 @@ class SupernetEntry:
 _REGISTRY: dict[str, SupernetEntry] = {}
 
 
-def register_supernet(name: str, *, family: str, paper: bool = False,
-                      paper_params: float | None = None, input_size: int = 32):
+def register_supernet(
+    name: str,
+    *,
+    family: str,
+    paper: bool = False,
+    paper_params: float | None = None,
+    input_size: int = 32,
+):
     """Decorator: register ``fn(**overrides) -> Supernet`` under ``name`` (duplicates raise)."""
 
     def wrap(fn):
         if name in _REGISTRY:
             raise ValueError(f"supernet {name!r} is already registered")
         doc = (fn.__doc__ or "").strip().splitlines()
-        _REGISTRY[name] = SupernetEntry(name, fn, family, paper, paper_params, input_size,
-                                        doc[0] if doc else "")
+        _REGISTRY[name] = SupernetEntry(
+            name, fn, family, paper, paper_params, input_size, doc[0] if doc else ""
+        )
         return fn
 
     return wrap

@@ -20,6 +20,7 @@ convs, conv3, the projection shortcut) and of the classifier. Each branch conv h
 site, so each is its own operation and can be dropped whole. The ``kernel`` tag of a branch
 is its receptive field.
 """
+
 from __future__ import annotations
 
 import copy
@@ -28,17 +29,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..compact_ops import ConstantFeatures, Geometry, Parallel, SelectChannels, positions
-from ..masked_op import MaskedOp
-from ..sites import DropoutSite
+from ..nn.compact_ops import ConstantFeatures, Parallel, SelectChannels, positions
+from ..nn.masked_op import MaskedOp
+from ..nn.sites import DropoutSite
 from .base import Supernet
 from .registry import register_supernet
 
 
 def _conv_op(cin: int, cout: int, k: int, stride: int = 1, dilation: int = 1, **tags) -> MaskedOp:
     site = DropoutSite(cin, kernel=dilation * (k - 1) + 1, **tags)
-    conv = nn.Conv2d(cin, cout, k, stride, padding=dilation * (k - 1) // 2, dilation=dilation,
-                     bias=False)
+    conv = nn.Conv2d(
+        cin, cout, k, stride, padding=dilation * (k - 1) // 2, dilation=dilation, bias=False
+    )
     return MaskedOp([site], conv, nn.BatchNorm2d(cout))
 
 
@@ -50,8 +52,9 @@ def _split(channels: int, parts: int) -> list[int]:
 class InflatedBottleneck(nn.Module):
     """``relu(conv3(relu(cat_b branch_b(relu(conv1(x))))) + shortcut(x))``."""
 
-    def __init__(self, conv1: MaskedOp, branches: list[MaskedOp], conv3: MaskedOp,
-                 shortcut: MaskedOp | None):
+    def __init__(
+        self, conv1: MaskedOp, branches: list[MaskedOp], conv3: MaskedOp, shortcut: MaskedOp | None
+    ):
         super().__init__()
         self.conv1, self.branches, self.conv3 = conv1, nn.ModuleList(branches), conv3
         self.shortcut = shortcut
@@ -68,7 +71,9 @@ class InflatedBottleneck(nn.Module):
         k3 = self.conv3.kept_inputs()[0]
         if k3.numel() == 0:  # nothing reaches conv3: the main path is its BN constant
             g = self.conv1.geometry().then(self.branches[0].geometry()).then(self.conv3.geometry())
-            return CompactBottleneck(ConstantFeatures(self.conv3.constant_output(None), g), shortcut)
+            return CompactBottleneck(
+                ConstantFeatures(self.conv3.constant_output(None), g), shortcut
+            )
         # Which output channels of each branch conv3 keeps; which conv1 channels those branches use.
         needs, start = [], 0
         for b in self.branches:
@@ -88,10 +93,14 @@ class InflatedBottleneck(nn.Module):
             if k.numel() == 0:
                 mids.append(b.compact(need))  # the branch's BN constant
             else:
-                mids.append(nn.Sequential(SelectChannels(positions(k, need1)),
-                                          b.compact(need, input_is_kept=True)))
-        main = nn.Sequential(conv1, nn.ReLU(), Parallel(mids), nn.ReLU(),
-                             self.conv3.compact(input_is_kept=True))
+                mids.append(
+                    nn.Sequential(
+                        SelectChannels(positions(k, need1)), b.compact(need, input_is_kept=True)
+                    )
+                )
+        main = nn.Sequential(
+            conv1, nn.ReLU(), Parallel(mids), nn.ReLU(), self.conv3.compact(input_is_kept=True)
+        )
         return CompactBottleneck(main, shortcut)
 
 
@@ -119,10 +128,19 @@ class ResNetTrunk(nn.Module):
 
 
 class InflatedResNet(Supernet):
-    def __init__(self, layers=(3, 4, 6, 3), widths=(64, 128, 256, 512), expansion: int = 4,
-                 branches=((1, 1), (3, 1), (3, 2), (9, 1)), stem_channels: int = 64,
-                 stem_kernel: int = 7, stem_stride: int = 2, stem_pool: bool = True,
-                 in_channels: int = 3, num_classes: int = 1000):
+    def __init__(
+        self,
+        layers=(3, 4, 6, 3),
+        widths=(64, 128, 256, 512),
+        expansion: int = 4,
+        branches=((1, 1), (3, 1), (3, 2), (9, 1)),
+        stem_channels: int = 64,
+        stem_kernel: int = 7,
+        stem_stride: int = 2,
+        stem_pool: bool = True,
+        in_channels: int = 3,
+        num_classes: int = 1000,
+    ):
         super().__init__()
         layers, widths = tuple(layers), tuple(widths)
         branches = tuple((int(k), int(d)) for k, d in branches)
@@ -131,9 +149,13 @@ class InflatedResNet(Supernet):
         if not 1 <= len(branches) <= 4 or any(k % 2 == 0 for k, _ in branches):
             raise ValueError(f"branches={branches}: 1 to 4 (odd kernel, dilation) pairs")
         self.in_channels = in_channels
-        stem = [nn.Conv2d(in_channels, stem_channels, stem_kernel, stem_stride,
-                          stem_kernel // 2, bias=False),
-                nn.BatchNorm2d(stem_channels), nn.ReLU()]
+        stem = [
+            nn.Conv2d(
+                in_channels, stem_channels, stem_kernel, stem_stride, stem_kernel // 2, bias=False
+            ),
+            nn.BatchNorm2d(stem_channels),
+            nn.ReLU(),
+        ]
         if stem_pool:
             stem.append(nn.MaxPool2d(3, 2, 1))
         blocks, cin = [], stem_channels
@@ -143,16 +165,20 @@ class InflatedResNet(Supernet):
                 stride = 2 if (b == 0 and stage > 0) else 1
                 tags = dict(stage=stage, block=b)
                 conv1 = _conv_op(cin, width, 1, branch="in", layer=1, **tags)
-                parts = [_conv_op(width, c, k, stride, d, branch=i, layer=2, **tags)
-                         for i, ((k, d), c) in enumerate(zip(branches, _split(width, len(branches))))]
+                parts = [
+                    _conv_op(width, c, k, stride, d, branch=i, layer=2, **tags)
+                    for i, ((k, d), c) in enumerate(zip(branches, _split(width, len(branches))))
+                ]
                 conv3 = _conv_op(width, cout, 1, branch="out", layer=3, **tags)
                 shortcut = None
                 if stride != 1 or cin != cout:
                     shortcut = _conv_op(cin, cout, 1, stride, branch="skip", layer=1, **tags)
                 blocks.append(InflatedBottleneck(conv1, parts, conv3, shortcut))
                 cin = cout
-        head = MaskedOp([DropoutSite(cin, stage="head", block=0, branch="fc", layer=1, kernel=1)],
-                        nn.Linear(cin, num_classes))
+        head = MaskedOp(
+            [DropoutSite(cin, stage="head", block=0, branch="fc", layer=1, kernel=1)],
+            nn.Linear(cin, num_classes),
+        )
         self.body = ResNetTrunk(nn.Sequential(*stem), nn.Sequential(*blocks), head)
         self.finalize()
 
@@ -161,41 +187,73 @@ class InflatedResNet(Supernet):
 
     def compact_module(self) -> nn.Module:
         blocks = [block.compact() for block in self.body.blocks]
-        return ResNetTrunk(copy.deepcopy(self.body.stem), nn.Sequential(*blocks),
-                           self.body.classifier.compact()).eval()
+        return ResNetTrunk(
+            copy.deepcopy(self.body.stem), nn.Sequential(*blocks), self.body.classifier.compact()
+        ).eval()
 
 
 def _family(defaults: dict):
     def build(**overrides) -> InflatedResNet:
         return InflatedResNet(**{**defaults, **overrides})
+
     return build
 
 
-_PAPER_R50 = dict(layers=(3, 4, 6, 3), widths=(64, 128, 256, 512), expansion=4,
-                  branches=((1, 1), (3, 1), (3, 2), (9, 1)), stem_channels=64, stem_kernel=7,
-                  stem_stride=2, stem_pool=True, in_channels=3, num_classes=1000)
+_PAPER_R50 = dict(
+    layers=(3, 4, 6, 3),
+    widths=(64, 128, 256, 512),
+    expansion=4,
+    branches=((1, 1), (3, 1), (3, 2), (9, 1)),
+    stem_channels=64,
+    stem_kernel=7,
+    stem_stride=2,
+    stem_pool=True,
+    in_channels=3,
+    num_classes=1000,
+)
 
 
-@register_supernet("supnet_r50", family="inflated_resnet", paper=True, paper_params=44.0e6,
-                   input_size=224)
+@register_supernet(
+    "supnet_r50", family="inflated_resnet", paper=True, paper_params=44.0e6, input_size=224
+)
 def supnet_r50(**overrides):
-    """SupNet-R-50: ResNet-50 with each 3x3 conv as four parallel convs (fields 1/3/5/9), ImageNet, 45.7M params."""
+    """SupNet-R-50: ResNet-50, each 3x3 conv as four convs of fields 1/3/5/9, ImageNet, 45.7M."""
     return _family(_PAPER_R50)(**overrides)
 
 
 @register_supernet("supnet_r50_small", family="inflated_resnet", input_size=28)
 def supnet_r50_small(**overrides):
-    """A small inflated bottleneck ResNet (3 stages of 1 block, widths 8/16/32, 3x3 stem) for CPU demos on 28x28 images."""
-    return _family(dict(layers=(1, 1, 1), widths=(8, 16, 32), expansion=4,
-                        branches=((1, 1), (3, 1), (3, 2), (9, 1)), stem_channels=16,
-                        stem_kernel=3, stem_stride=1, stem_pool=False, in_channels=1,
-                        num_classes=10))(**overrides)
+    """A small inflated bottleneck ResNet (3 stages of 1 block, 8/16/32) for CPU demos at 28x28."""
+    return _family(
+        dict(
+            layers=(1, 1, 1),
+            widths=(8, 16, 32),
+            expansion=4,
+            branches=((1, 1), (3, 1), (3, 2), (9, 1)),
+            stem_channels=16,
+            stem_kernel=3,
+            stem_stride=1,
+            stem_pool=False,
+            in_channels=1,
+            num_classes=10,
+        )
+    )(**overrides)
 
 
 @register_supernet("supnet_r50_tiny", family="inflated_resnet", input_size=32)
 def supnet_r50_tiny(**overrides):
-    """A tiny SupNet-R-50 with the ImageNet stem (7x7 stride 2, max-pool) for image-folder tests at 32x32."""
-    return _family(dict(layers=(1, 1), widths=(8, 16), expansion=4,
-                        branches=((1, 1), (3, 1), (3, 2), (9, 1)), stem_channels=8,
-                        stem_kernel=7, stem_stride=2, stem_pool=True, in_channels=3,
-                        num_classes=10))(**overrides)
+    """A tiny SupNet-R-50 with the ImageNet stem (7x7/2, max-pool) for image-folder tests."""
+    return _family(
+        dict(
+            layers=(1, 1),
+            widths=(8, 16),
+            expansion=4,
+            branches=((1, 1), (3, 1), (3, 2), (9, 1)),
+            stem_channels=8,
+            stem_kernel=7,
+            stem_stride=2,
+            stem_pool=True,
+            in_channels=3,
+            num_classes=10,
+        )
+    )(**overrides)

@@ -1,0 +1,32 @@
+"""Search methods, registered by name (``method.name`` in the config): each says how the
+supernet's units are gated while training, what it learns, which splits it trains on and
+how an architecture is derived (SPEC_METHODS section 1)."""
+
+from . import (
+    pgnas,  # noqa: F401  (registers pgnas)
+    random,  # noqa: F401  (registers random)
+)
+from .base import DERIVATIONS, DeriveContext, Derived, MethodConfig, SearchMethod, supernet_options
+from .registry import (
+    create_method,
+    list_methods,
+    method_class,
+    register_method,
+    settings_sections,
+    unregister_method,
+)
+
+__all__ = [
+    "DERIVATIONS",
+    "DeriveContext",
+    "Derived",
+    "MethodConfig",
+    "SearchMethod",
+    "supernet_options",
+    "create_method",
+    "list_methods",
+    "method_class",
+    "register_method",
+    "settings_sections",
+    "unregister_method",
+]

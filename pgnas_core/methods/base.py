@@ -1,0 +1,176 @@
+"""What a search method is (SPEC_METHODS section 1): a parameterisation of the same supernet.
+
+A method says how the supernet's searchable units are gated while training, what it learns
+(its parameters, their optimiser and its loss terms), which splits it trains on, and how an
+architecture is derived at the end (sample and rank, argmax, or prune). The training loop
+(:func:`pgnas_core.train.train_supernet`) and the pipeline (:mod:`pgnas_core.run.pipeline`)
+call the methods below and know nothing else about a method. Adding one means one module in
+this folder (a subclass, registered) and one preset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import pandas as pd
+import torch
+from torch import nn
+
+from ..architecture import Architecture
+from ..errors import ConfigError, check_field
+from ..supernets import create_supernet
+from .registry import list_methods, method_class
+
+DERIVATIONS = ("sample_and_rank", "argmax", "prune")
+
+
+@dataclass
+class MethodConfig:
+    name: str = "pgnas"  # the search method (`pgnas presets` lists them)
+    baselines: list = field(default_factory=lambda: ["random"])  # also run these, same data
+
+    def validate(self) -> MethodConfig:
+        method_class(self.name)  # unknown names raise with a suggestion
+        check_field(
+            "method.baselines",
+            self.baselines,
+            all(isinstance(b, str) for b in self.baselines)
+            and len(set(self.baselines)) == len(self.baselines)
+            and self.name not in self.baselines,
+            f"a list of other methods, each once ({', '.join(list_methods())})",
+        )
+        for b in self.baselines:
+            if b not in list_methods():
+                raise ConfigError(
+                    "method.baselines",
+                    self.baselines,
+                    f"registered methods only: {', '.join(list_methods())}",
+                )
+        return self
+
+
+@dataclass
+class Derived:
+    """The architecture a method derived, its compact network, how it was selected
+    (validation numbers, the candidate's seed, ...) and tables to save (e.g. candidates)."""
+
+    architecture: Architecture
+    compact: nn.Module
+    selection: dict
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict)
+
+
+@dataclass
+class DeriveContext:
+    """What the run directory lends a derivation: resumable ranking stores."""
+
+    store: Callable  # (rank, world_size) -> pgnas_core.rank.RowStore
+    force: bool = False  # set aside saved rows made with other settings
+    progress: bool = True
+    on_pass: Callable[[int], None] | None = None  # called after each ranking pass (tests)
+
+
+def supernet_options(cfg, info) -> dict:
+    """The construction options of the configured supernet for a dataset."""
+    return {
+        "in_channels": info.in_channels,
+        "num_classes": info.num_classes,
+        **cfg.supernet.options,
+    }
+
+
+class SearchMethod:
+    """Base class of the registered methods; defaults are single-level SGD training."""
+
+    name: ClassVar[str] = ""
+    settings_section: ClassVar[str | None] = None  # the config section of its settings
+    settings_class: ClassVar[type | None] = None  # that section's dataclass
+    derivation: ClassVar[str] = "sample_and_rank"  # one of DERIVATIONS
+    description: ClassVar[str] = ""
+    epoch_table_names: ClassVar[tuple[str, ...]] = ()  # the tables epoch_tables() returns
+
+    def __init__(self, cfg):
+        self.cfg = cfg
+        self.settings = cfg.section(self.settings_section) if self.settings_section else None
+        self.n_train = None  # N of the training split, once bound to data
+
+    # ---- how the searchable units are gated ---------------------------------------------
+    def create(self, options: dict) -> nn.Module:
+        """The supernet built with resolved ``options``, its units gated for this method."""
+        return create_supernet(self.cfg.supernet.name, **options)
+
+    def build_supernet(self, data) -> nn.Module:
+        """The supernet for ``data`` (DataSplits), bound to it (N of the training split)."""
+        self.n_train = len(self.training_split(data))
+        return self.create(supernet_options(self.cfg, data.info))
+
+    def gate_for_training(self, net) -> None:
+        """Called at the start of every epoch, after ``net.train()``."""
+
+    def gate_for_evaluation(self, net) -> None:
+        """How the trained net is handed back (and evaluated as "the supernet")."""
+
+    @contextmanager
+    def evaluation_mode(self, net):
+        """The net validated after each epoch and reported as the trained supernet."""
+        yield net
+
+    @contextmanager
+    def derived_mode(self, net, arch: Architecture):
+        """The supernet restricted to ``arch`` (to check the export against it)."""
+        net.apply_architecture(arch)
+        try:
+            yield net
+        finally:
+            self.gate_for_evaluation(net)
+
+    # ---- what it learns -----------------------------------------------------------------
+    def param_groups(self, net) -> list[dict]:
+        return [{"params": list(net.parameters()), "lr": self.cfg.train.lr, "name": "weights"}]
+
+    def make_optimizer(self, net, steps_per_epoch: int) -> torch.optim.Optimizer:
+        """SGD with Nesterov momentum over :meth:`param_groups`, no weight decay."""
+        t = self.cfg.train
+        return torch.optim.SGD(
+            self.param_groups(net),
+            lr=t.lr,
+            momentum=t.momentum,
+            nesterov=t.momentum > 0,
+            weight_decay=0.0,
+        )
+
+    def loss_terms(self, net) -> torch.Tensor:
+        """What is added to the data term of every step (a scalar)."""
+        return torch.zeros((), device=next(net.parameters()).device)
+
+    def before_step(self, net, epoch: int, step: int) -> None:
+        """Called before every weight step (after its seeds are set): an architecture step."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+    # ---- which splits -------------------------------------------------------------------
+    def training_split(self, data):
+        return data.train
+
+    # ---- per-epoch records --------------------------------------------------------------
+    def epoch_stats(self, net) -> dict:
+        return {}
+
+    def epoch_tables(self, net, epoch: int) -> dict[str, list[dict]]:
+        return {}
+
+    def divergence_causes(self) -> list[str]:
+        return []
+
+    # ---- derivation ---------------------------------------------------------------------
+    def derive(self, net, data, ctx: DeriveContext) -> Derived | None:
+        """The architecture this method derives from the trained ``net`` (None on ranks other
+        than 0 under torchrun). The test split is never used here."""
+        raise NotImplementedError

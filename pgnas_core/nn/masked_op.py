@@ -1,0 +1,192 @@
+"""A masked operation: dropout site(s) on the input of one conv (or linear), then its BN.
+
+This is the unit every supernet is built from. It knows the weight each site guards (for the
+regulariser, Eq. 15) and how to shrink itself to a candidate's kept channels (the export).
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from .compact_ops import ConstantFeatures, Geometry, SelectChannels, conv_geometry
+from .sites import DropoutSite
+
+
+class MaskedOp(nn.Module):
+    """``bn(conv(pre(x) * mask))``.
+
+    ``sites`` cover consecutive slices of the input channels (one site for a plain conv; one
+    per source feature group for a DenseNet layer). ``pre`` is an optional depthwise conv
+    applied before the mask (a separable conv's depthwise half); its channels are pruned
+    together with the mask.
+    """
+
+    def __init__(
+        self,
+        sites: list[DropoutSite],
+        conv: nn.Conv2d | nn.Linear,
+        bn: nn.Module | None = None,
+        pre: nn.Conv2d | None = None,
+    ):
+        super().__init__()
+        self.sites = nn.ModuleList(sites)
+        self.conv = conv
+        self.bn = bn if bn is not None else nn.Identity()
+        self.pre = pre
+        bounds, start = [], 0
+        for s in sites:
+            bounds.append((start, start + s.channels))
+            start += s.channels
+        in_channels = conv.in_features if isinstance(conv, nn.Linear) else conv.in_channels
+        if start != in_channels:
+            raise ValueError(f"sites cover {start} channels, the conv takes {in_channels}")
+        if isinstance(conv, nn.Conv2d) and conv.groups != 1:
+            raise ValueError("a masked conv must have groups=1 (put depthwise convs in `pre`)")
+        self.bounds = bounds
+
+    @property
+    def in_channels(self) -> int:
+        return self.bounds[-1][1]
+
+    @property
+    def out_channels(self) -> int:
+        return (
+            self.conv.out_features if isinstance(self.conv, nn.Linear) else self.conv.out_channels
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.pre is not None:
+            x = self.pre(x)
+        if len(self.sites) == 1:
+            x = self.sites[0](x)
+        else:
+            keeps = [s.keep_weights(x.shape[0]) for s in self.sites]
+            if any(k is not None for k in keeps):
+                full = [
+                    torch.ones(1, s.channels, device=x.device, dtype=x.dtype) if k is None else k
+                    for s, k in zip(self.sites, keeps)
+                ]
+                b = max(k.shape[0] for k in full)
+                keep = torch.cat([k.expand(b, -1) for k in full], dim=1)  # (B, C_in)
+                x = x * keep.view(b, -1, *([1] * (x.dim() - 2)))
+        return self.bn(self.conv(x))
+
+    def site_weights(self):
+        """(site, the slice of the weight it guards): ``M_j`` of Eq. 15."""
+        for site, (a, b) in zip(self.sites, self.bounds):
+            yield site, self.conv.weight[:, a:b]
+
+    # ---- export -------------------------------------------------------------------------
+    def kept_inputs(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """Indices of kept input channels, and the multiplier each kept channel gets."""
+        masks, scales = [], []
+        for s in self.sites:
+            m = s.hard_mask.detach().reshape(-1)
+            if m.numel() != s.channels:
+                raise ValueError(f"site {s.name}: export needs one mask shared by all inputs")
+            masks.append(m)
+            scales.append(m / s.keep_prob.detach() if s.rescale else m)
+        mask, scale = torch.cat(masks), torch.cat(scales)
+        idx = torch.nonzero(mask != 0).flatten()
+        return idx, scale[idx]
+
+    def geometry(self) -> Geometry:
+        g = conv_geometry(self.conv)
+        return g if self.pre is None else conv_geometry(self.pre).then(g)
+
+    def constant_output(self, out_idx: torch.Tensor | None) -> torch.Tensor:
+        """What this op outputs (eval mode) when every input channel is dropped."""
+        if isinstance(self.conv, nn.Linear):
+            n = self.conv.out_features
+        else:
+            n = self.conv.out_channels
+        bias = self.conv.bias.detach() if self.conv.bias is not None else torch.zeros(n)
+        with torch.no_grad():
+            bn = self.bn
+            if isinstance(bn, nn.BatchNorm2d):
+                value = bn(bias.view(1, n, 1, 1).to(bn.running_mean)).view(n)  # bn is in eval mode
+            else:
+                value = bn(bias.view(1, n)).view(n)
+        return value if out_idx is None else value[out_idx]
+
+    def compact(
+        self,
+        out_idx: torch.Tensor | None = None,
+        input_is_kept: bool = False,
+        upstream: Geometry | None = None,
+    ) -> nn.Module:
+        """A plain module equal to this op under the sites' hard masks (eval mode).
+
+        out_idx: output channels some consumer keeps (None: all).
+        input_is_kept: the incoming tensor already holds only the kept channels, in order
+            (the previous op of a chain was pruned to them); otherwise they are selected.
+        upstream: geometry of removed ops before this one, for a constant output's shape.
+        """
+        in_idx, scale = self.kept_inputs()
+        if in_idx.numel() == 0:
+            g = self.geometry() if upstream is None else upstream.then(self.geometry())
+            linear = isinstance(self.conv, nn.Linear)
+            return ConstantFeatures(self.constant_output(out_idx), None if linear else g)
+        conv, bn = self.conv, self.bn
+        w = conv.weight.detach()
+        if out_idx is not None:
+            w = w[out_idx]
+        w = w[:, in_idx] * scale.view(1, -1, *([1] * (w.dim() - 2)))
+        bias = None if conv.bias is None else conv.bias.detach()
+        if bias is not None and out_idx is not None:
+            bias = bias[out_idx]
+        if isinstance(conv, nn.Linear):
+            new = nn.Linear(w.shape[1], w.shape[0], bias=bias is not None)
+        else:
+            new = nn.Conv2d(
+                w.shape[1],
+                w.shape[0],
+                conv.kernel_size,
+                conv.stride,
+                conv.padding,
+                conv.dilation,
+                bias=bias is not None,
+            )
+        new.weight.data.copy_(w)
+        if bias is not None:
+            new.bias.data.copy_(bias)
+        layers: list[nn.Module] = []
+        if not input_is_kept:
+            layers.append(SelectChannels(in_idx))
+        if self.pre is not None:
+            layers.append(_slice_depthwise(self.pre, in_idx))
+        layers.append(new)
+        if isinstance(bn, nn.BatchNorm2d):
+            layers.append(_slice_bn(bn, out_idx))
+        return nn.Sequential(*layers)
+
+
+def _slice_bn(bn: nn.BatchNorm2d, idx: torch.Tensor | None) -> nn.BatchNorm2d:
+    idx = torch.arange(bn.num_features) if idx is None else idx
+    new = nn.BatchNorm2d(len(idx), eps=bn.eps, momentum=bn.momentum, affine=bn.affine)
+    with torch.no_grad():
+        new.running_mean.copy_(bn.running_mean[idx])
+        new.running_var.copy_(bn.running_var[idx])
+        if bn.affine:
+            new.weight.copy_(bn.weight[idx])
+            new.bias.copy_(bn.bias[idx])
+    return new.eval()
+
+
+def _slice_depthwise(conv: nn.Conv2d, idx: torch.Tensor) -> nn.Conv2d:
+    new = nn.Conv2d(
+        len(idx),
+        len(idx),
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        conv.dilation,
+        groups=len(idx),
+        bias=conv.bias is not None,
+    )
+    with torch.no_grad():
+        new.weight.copy_(conv.weight[idx])
+        if conv.bias is not None:
+            new.bias.copy_(conv.bias[idx])
+    return new

@@ -1,0 +1,249 @@
+"""The ``pgnas`` command: search (Algorithm 1 end to end), its steps alone, and presets."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import ConfigError, PgnasError
+
+EPILOG = """examples:
+  pgnas search --preset demo --out runs/demo
+  pgnas search --preset digits --set train.epochs=3 --set search.candidates=20 --out runs/d
+  pgnas train --preset supnet_m_cifar10 --set data.root=/data --out runs/m
+  pgnas rank --out runs/m --set search.candidates=1500
+  pgnas export --out runs/m --seed 17
+  pgnas presets"""
+
+
+def _add_config_args(p: argparse.ArgumentParser, preset_default: str | None = "demo") -> None:
+    p.add_argument(
+        "--preset",
+        default=preset_default,
+        help="a preset name (see `pgnas presets`; default: %(default)s)",
+    )
+    p.add_argument("--config", help="a YAML file merged over the preset")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a field, e.g. --set train.lr=0.1 (repeatable)",
+    )
+
+
+def _add_force(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="resume even though settings that change the numbers differ from the "
+        "run's (recorded in config_history.yaml)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="pgnas",
+        description="Posterior-Guided Neural Architecture Search.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks of errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, help_ in [
+        ("search", "train, rank and export (Algorithm 1 end to end)"),
+        ("train", "train the supernet(s) only"),
+    ]:
+        p = sub.add_parser(name, help=help_)
+        _add_config_args(p)
+        p.add_argument("--out", default="runs/demo", help="run directory (default: %(default)s)")
+        p.add_argument("--resume", action="store_true", help="continue the run in --out")
+        _add_force(p)
+        p.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p = sub.add_parser("rank", help="rank candidates of a trained run and export the winner")
+    p.add_argument("--out", required=True, help="a run directory made by `pgnas train`")
+    p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+    _add_force(p)
+    p.add_argument("--no-progress", action="store_true")
+    p = sub.add_parser("export", help="export one candidate of a trained run as a compact net")
+    p.add_argument("--out", required=True, help="a run directory")
+    p.add_argument("--seed", type=int, help="the candidate's seed (default: the ranked winner)")
+    p.add_argument("--dest", help="where to write it (default: OUT/subnet_seed<SEED>)")
+    p.add_argument("--method", help="from this method's supernet (default: the run's method)")
+    p.add_argument(
+        "--random",
+        action="store_true",
+        help="from the Random baseline's supernet (the same as --method random)",
+    )
+    sub.add_parser("presets", help="list presets, methods and registered supernets")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; errors a user can act on print ONE line (no traceback unless
+    ``--debug``): exit 2 for bad input (like argparse), 1 for other failures, 130 for Ctrl-C."""
+    args = build_parser().parse_args(argv)
+    from ..errors import Interrupted
+
+    try:
+        return _dispatch(args)
+    except Interrupted as e:
+        if args.debug:
+            raise
+        print(f"pgnas: interrupted: {e}", file=sys.stderr)
+        return 130
+    except PgnasError as e:
+        if args.debug:
+            raise
+        print(f"pgnas: error: {e}", file=sys.stderr)
+        return 2 if isinstance(e, ConfigError) else 1
+    except KeyboardInterrupt:
+        if args.debug:
+            raise
+        print("pgnas: interrupted; resume with --resume", file=sys.stderr)
+        return 130
+    finally:
+        from ..train.distributed import shutdown
+
+        shutdown()
+
+
+def _init_distributed(cfg) -> None:
+    """Under torchrun, join the process group before any work."""
+    from ..train.distributed import init_distributed, launched_by_torchrun
+
+    if launched_by_torchrun():
+        init_distributed(cfg.train.device, cfg.train.dist_backend)
+
+
+def _dispatch(args) -> int:
+    from ..config import resolve_config
+    from .pipeline import format_summary, search
+
+    if args.command == "presets":
+        _print_presets()
+        return 0
+    if args.command in ("search", "train"):
+        cfg = resolve_config(args.preset, args.config, args.overrides)
+        _init_distributed(cfg)
+        steps = ("train", "rank") if args.command == "search" else ("train",)
+        summary = search(
+            cfg,
+            Path(args.out),
+            resume=args.resume,
+            force=args.force,
+            progress=not args.no_progress,
+            steps=steps,
+        )
+        if _is_main():
+            print(format_summary(summary))
+            print(f"results in {args.out}")
+        return 0
+    if args.command == "rank":
+        cfg = _run_config(args.out, args.overrides)
+        _init_distributed(cfg)
+        summary = search(
+            cfg,
+            Path(args.out),
+            resume=True,
+            force=args.force,
+            progress=not args.no_progress,
+            steps=("rank",),
+        )
+        if _is_main():
+            print(format_summary(summary))
+        return 0
+    if args.command == "export":
+        return _export(args)
+    raise AssertionError(args.command)
+
+
+def _print_presets() -> None:
+    from ..config import list_presets
+    from ..methods import list_methods, method_class
+    from ..supernets import list_supernets, supernet_entry
+
+    print("presets:")
+    for name, desc in list_presets().items():
+        print(f"  {name:<28} {desc}")
+    print("methods (method.name):")
+    for name in list_methods():
+        print(f"  {name:<28} {method_class(name).description}")
+    print("supernets:")
+    for name in list_supernets():
+        print(f"  {name:<28} {supernet_entry(name).description}")
+
+
+def _is_main() -> bool:
+    from ..train.distributed import context
+
+    return context().is_main
+
+
+def _run_config(run_dir: str, overrides):
+    """A run's config.yaml with ``--set`` overrides applied (rank / export)."""
+    from ..config import RunConfig, apply_override
+    from .run_dir import RunDir
+
+    d = RunDir(run_dir).read_config().to_dict()
+    for o in overrides:
+        apply_override(d, o)
+    return RunConfig.from_dict(d).validate()
+
+
+def _export(args) -> int:
+    """Export candidate ``--seed`` (default: the winner) of a trained run as a compact net,
+    as the ranking saw it (BN recalibrated when the run recalibrates)."""
+    from ..data import load_data, stack_split
+    from ..rank import export_candidate, save_subnet
+    from ..train import evaluate
+    from .run_dir import RunDir, load_supernet
+
+    run = RunDir(args.out)
+    cfg = run.read_config()
+    if args.random and args.method not in (None, "random"):
+        raise ConfigError("--method", args.method, "nothing when --random is given")
+    method = "random" if args.random else (args.method or cfg.method.name)
+    net, m = load_supernet(run, method)
+    where = run.method_dir(method, cfg.method.name)
+    seed = args.seed
+    if seed is None:
+        if not where.best.is_file():
+            raise PgnasError(f"no ranked winner in {where.path}: pass --seed or run `pgnas rank`")
+        seed = where.read_winner().seed
+        if seed is None:
+            raise PgnasError(
+                f"the {method} winner in {where.path} is not a sampled candidate: pass --seed"
+            )
+    data = load_data(cfg.data)
+    s = cfg.search
+    x_train = stack_split(data.train)[0] if s.bn_recalibration_batches > 0 else None
+    compact, arch = export_candidate(
+        net, seed, x_train, s.bn_recalibration_batches, cfg.data.batch_size
+    )
+    m.gate_for_evaluation(net)
+    x_val, y_val = stack_split(data.val)
+    val = evaluate(compact, x_val, y_val, cfg.data.eval_batch_size)
+    dest = Path(args.dest or where.path / f"subnet_seed{seed}")
+    if dest.exists() and not dest.is_dir():
+        raise PgnasError(f"--dest {dest} is a file, not a directory")
+    meta = save_subnet(
+        dest,
+        compact,
+        arch,
+        tuple(x_val.shape[1:]),
+        seed=seed,
+        val_acc=val["acc"],
+        val_loss=val["loss"],
+    )
+    print(
+        f"exported candidate seed {seed} ({arch.archid}): {meta['params']:,} params, "
+        f"{meta['flops']:,} FLOPs, val acc {val['acc']:.4f} -> {dest}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,411 @@
+"""Experiment runners behind the notebooks: cached searches, one-field sweeps, the C study.
+
+A notebook sets parameters and calls these; the logic lives here, with tests
+(``tests/test_experiments.py``). Runs are cached in folders named by a hash of their
+resolved config, so notebooks that need the same run share it and a changed config never
+reuses a stale one.
+
+- :func:`quick_mode` - the notebooks' CI / laptop switch (``CI`` or ``PGNAS_QUICK``).
+- :func:`cached_search` - Algorithm 1 into ``root/<name>-<hash>``, skipped when finished.
+- :func:`run_sweep` - one net per value of one config field (Tables 4 and 5); a tidy table.
+- :func:`rank_with_test` - rank C candidates of a trained run and also score them on the test
+  split (reporting only: selection stays on validation), for Table 6.
+- :func:`candidates_study` - resample C-candidate subsets of such a table (Table 6).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import hashlib
+import json
+import os
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ..config import RunConfig, apply_override
+from ..errors import PgnasError
+from .run_dir import RunDir, Summary
+
+#: The notebooks' shared quick run: scikit-learn's real digits (1,797 8x8 images), the tiny
+#: two-branch supernet, PGNAS and the Random baseline, one epoch of fine-tuning of each winner.
+QUICK_PRESET = "digits"
+QUICK_OVERRIDES = (
+    "train.epochs=6",
+    "posterior.l2=10",
+    "search.candidates=30",
+    "search.finetune_epochs=1",
+)
+
+RUNS_ENV = "PGNAS_NOTEBOOK_RUNS"  # where cached notebook runs live (default runs/notebooks)
+_OFF = ("", "0", "false", "no", "off")
+
+
+def quick_mode(env: dict | None = None) -> bool:
+    """True when ``CI`` or ``PGNAS_QUICK`` is set to something other than 0/false/no/off."""
+    env = os.environ if env is None else env
+    return any(str(env.get(k, "")).strip().lower() not in _OFF for k in ("CI", "PGNAS_QUICK"))
+
+
+def quick_config(*overrides: str, preset: str = QUICK_PRESET) -> RunConfig:
+    """The quick-mode config of the notebooks (``QUICK_PRESET`` + ``QUICK_OVERRIDES``) with
+    further ``section.field=value`` overrides; the same overrides give the same cached run."""
+    from ..config import resolve_config
+
+    return resolve_config(preset, overrides=[*QUICK_OVERRIDES, *overrides])
+
+
+def default_runs_root(start: Path | None = None) -> Path:
+    """``$PGNAS_NOTEBOOK_RUNS``, else ``<repo>/runs/notebooks`` (the repo found from ``start``
+    or the working directory upwards), else ``./runs/notebooks``."""
+    if os.environ.get(RUNS_ENV):
+        return Path(os.environ[RUNS_ENV])
+    here = Path(start or Path.cwd()).resolve()
+    for d in (here, *here.parents):
+        if (d / "pyproject.toml").is_file() and (d / "pgnas_core").is_dir():
+            return d / "runs" / "notebooks"
+    return here / "runs" / "notebooks"
+
+
+def config_hash(cfg: RunConfig) -> str:
+    """A short stable hash of everything that changes a run's numbers (not its description)."""
+    d = cfg.to_dict()
+    d.pop("description", None)
+    return hashlib.sha1(json.dumps(d, sort_keys=True, default=str).encode()).hexdigest()[:8]
+
+
+def with_overrides(cfg: RunConfig, overrides: dict | Iterable[str] = ()) -> RunConfig:
+    """A validated copy of ``cfg`` with ``{"posterior.l2": 10}`` or ``["posterior.l2=10"]``
+    applied (the same dotted names as ``pgnas --set``)."""
+    d = copy.deepcopy(cfg.to_dict())
+    if isinstance(overrides, dict):
+        for key, value in overrides.items():
+            *sections, last = str(key).split(".")
+            node = d
+            for part in sections:
+                node = node.setdefault(part, {})
+            node[last] = value
+    else:
+        for assignment in overrides:
+            apply_override(d, assignment)
+    return RunConfig.from_dict(d).validate()
+
+
+def run_dir_for(cfg: RunConfig, root: Path, name: str = "run") -> Path:
+    """``root/<name>-<hash>``, or an already finished run of the same config under another
+    name (an l2 sweep's point equal to a tau sweep's point is trained once)."""
+    h = config_hash(cfg)
+    own = Path(root) / f"{name}-{h}"
+    if not is_finished(own) and Path(root).is_dir():
+        for other in sorted(Path(root).glob(f"*-{h}")):
+            if is_finished(other):
+                return other
+    return own
+
+
+def is_finished(run_dir: Path) -> bool:
+    return (Path(run_dir) / "summary.json").is_file()
+
+
+def cached_search(
+    cfg: RunConfig, root: Path | None = None, name: str = "run", progress: bool = False
+) -> Path:
+    """Run Algorithm 1 (:func:`pgnas_core.run.pipeline.search`) into ``root/<name>-<hash>`` unless
+    that folder already holds a finished run; an unfinished one is resumed. Returns the folder."""
+    from .pipeline import search
+
+    out = run_dir_for(cfg, root or default_runs_root(), name)
+    if not is_finished(out):
+        search(cfg, out, resume=True, progress=progress)
+    return out
+
+
+def load_summary(run_dir: Path) -> Summary:
+    """summary.json of a finished run (RunDirError when there is none)."""
+    return RunDir(run_dir).read_summary()
+
+
+def summary_row(run_dir: Path, method: str | None = None) -> dict:
+    """One tidy row of a finished run: its settings and what one method's winner measured
+    (default: the run's main method)."""
+    run = RunDir(run_dir)
+    s = run.read_summary()
+    cfg = run.read_config()
+    method = method or cfg.method.name
+    r = s[method]
+    best = r.best
+    get = (lambda k: getattr(best, k)) if best is not None else (lambda k: None)
+    return {
+        "method": method,
+        "supernet": cfg.supernet.name,
+        "dataset": s.dataset,
+        "l2": cfg.posterior.l2,
+        "tau": cfg.posterior.tau,
+        "weight_term": cfg.posterior.weight_term,
+        "epochs": cfg.train.epochs,
+        "candidates": get("candidates"),
+        "mean_keep": r.supernet.mean_keep,
+        "supernet_params": r.supernet.params,
+        "supernet_test_acc": r.supernet.test_acc,
+        "channel_drop": get("channel_drop"),
+        "operation_drop": get("operation_drop"),
+        "params": get("params"),
+        "val_acc": get("val_acc"),
+        "test_acc": get("test_acc"),
+        "test_acc_finetuned": get("test_acc_finetuned"),
+        "train_seconds": r.train_seconds,
+        "rank_seconds": get("rank_seconds"),
+        "search_seconds": r.train_seconds + (get("rank_seconds") or 0.0),
+        "wall_seconds": s.wall_seconds,
+        "device": s.device,
+        "seed": cfg.train.seed,
+        "test_images": s.sizes["test"],
+        "val_images": s.sizes["val"],
+        "run_dir": str(run_dir),
+    }
+
+
+def with_paper_units(df: pd.DataFrame) -> pd.DataFrame:
+    """Add ``error`` (test error of the winner in percent) and ``params_m`` (millions), the
+    units the paper prints, to a table with ``test_acc`` and ``params`` columns."""
+    out = df.copy()
+    out["error"] = 100.0 * (1.0 - out["test_acc"].astype(float))
+    out["params_m"] = out["params"].astype(float) / 1e6
+    if "test_acc_finetuned" in out.columns:
+        out["error_finetuned"] = 100.0 * (1.0 - out["test_acc_finetuned"].astype(float))
+    return out
+
+
+def guided_vs_random(run_dir: Path) -> pd.DataFrame:
+    """Paper Table 3's rows for one finished run with its Random baseline: ``full`` (the
+    Random-trained supernet with every channel, evaluated as its mean network), ``random`` and
+    ``random_ft`` (the Random winner without / with fine-tuning), ``pgnas`` and ``pgnas_ft``.
+    Errors in percent, params in millions; fine-tuned rows only when the run fine-tuned."""
+    run = RunDir(run_dir)
+    s = run.read_summary()
+    if "random" not in s:
+        raise PgnasError(f"{run_dir} has no Random baseline (method.baselines has no random)")
+    supernet = run.read_config().supernet.name
+    rows = [
+        {
+            "method": "full",
+            "test_acc": s["random"].supernet.test_acc,
+            "params": s["random"].supernet.params,
+        }
+    ]
+    for method in ("random", "pgnas"):
+        best = s[method].best
+        rows.append({"method": method, "test_acc": best.test_acc, "params": best.params})
+        if best.test_acc_finetuned is not None:
+            rows.append(
+                {
+                    "method": f"{method}_ft",
+                    "test_acc": best.test_acc_finetuned,
+                    "params": best.params,
+                }
+            )
+    df = with_paper_units(pd.DataFrame(rows))
+    df.insert(0, "supernet", supernet)
+    return df[["supernet", "method", "error", "params_m", "test_acc", "params"]]
+
+
+def run_sweep(
+    base_cfg: RunConfig,
+    field: str,
+    values: Sequence,
+    out_root: Path | None = None,
+    resume: bool = True,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """Train and search one net per value of ``field`` (e.g. ``"posterior.l2"``, Table 4;
+    ``"posterior.tau"``, Table 5). One row per value (see :func:`summary_row`) plus a
+    ``value`` column. With ``resume`` finished runs are reused and unfinished ones continued;
+    without it every run must be new."""
+    root = Path(out_root or default_runs_root())
+    rows = []
+    short = field.split(".")[-1]
+    for value in values:
+        cfg = with_overrides(base_cfg, {field: value})
+        out = run_dir_for(cfg, root, f"{short}={value}")
+        if not resume and out.exists() and any(out.iterdir()):
+            raise PgnasError(f"{out} already holds a run; pass resume=True to reuse it")
+        if not is_finished(out):
+            from .pipeline import search
+
+            search(cfg, out, resume=resume, progress=progress)
+        rows.append({"field": field, "value": value, **summary_row(out)})
+    return pd.DataFrame(rows)
+
+
+def rank_with_test(
+    run_dir: Path,
+    count: int,
+    base_seed: int = 0,
+    method: str = "pgnas",
+    cache: Path | None = None,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """The candidate table of ``count`` posterior samples of a trained run, ranked on the
+    validation split by :func:`pgnas_core.rank.rank_candidates` (every candidate on every
+    image), with each candidate's ``test_acc`` added, scored the same way on the test split.
+
+    The test column is for reporting (Table 6 reports the test error of the winner of C
+    candidates); selection must still use ``val_acc``. ``cache``: a CSV to reuse or write.
+    """
+    if cache is not None and Path(cache).is_file():
+        table = pd.read_csv(cache, dtype={"archid": str})
+        if len(table) >= count:
+            return table.head(count)
+    from ..data import load_data, stack_split
+    from ..rank import candidate_seeds, rank_candidates
+    from .run_dir import load_supernet
+
+    cfg = RunDir(run_dir).read_config()
+    data = load_data(cfg.data)
+    net, _ = load_supernet(run_dir, method)
+    search_cfg = dataclasses.replace(cfg.search, rank="exhaustive", seed=base_seed)
+    seeds = candidate_seeds(count, base_seed)
+    kw = dict(image_batch=cfg.data.eval_batch_size, progress=progress)
+    if search_cfg.bn_recalibration_batches > 0:
+        kw.update(x_train=stack_split(data.train)[0], recal_batch_size=cfg.data.batch_size)
+    table = rank_candidates(net, *stack_split(data.val), seeds, search_cfg, **kw)
+    test = rank_candidates(net, *stack_split(data.test), seeds, search_cfg, **kw)
+    table["test_acc"] = test["val_acc"].to_numpy()  # the same candidates, in the same order
+    table = table.drop(columns=["evaluated_images", "eliminated_round"])
+    if cache is not None:
+        Path(cache).parent.mkdir(parents=True, exist_ok=True)
+        table.to_csv(cache, index=False)
+    return table
+
+
+def candidates_study(
+    candidates: pd.DataFrame, counts: Sequence[int], repeats: int = 20, seed: int = 0
+) -> pd.DataFrame:
+    """Table 6 by resampling: for each C in ``counts``, ``repeats`` times draw C candidates
+    without replacement from a ranked table, keep the best by validation accuracy (ties: lower
+    val loss, then fewer params, as :func:`pgnas_core.rank.best_candidate`), and record
+    the winner. One row per (C, repeat) with ``error = 1 - test_acc`` when the table has a
+    test column, else ``1 - val_acc``."""
+    from ..rank import best_candidate
+
+    n = len(candidates)
+    if n == 0:
+        raise ValueError("candidates_study needs a non-empty candidate table")
+    too_big = [c for c in counts if not 1 <= int(c) <= n]
+    if too_big:
+        raise ValueError(f"counts {too_big} outside 1..{n} (the table has {n} candidates)")
+    score = "test_acc" if "test_acc" in candidates.columns else "val_acc"
+    rng = np.random.default_rng(seed)
+    rows = []
+    for c in counts:
+        for r in range(repeats):
+            pick = candidates.iloc[rng.choice(n, size=int(c), replace=False)]
+            best = best_candidate(pick)
+            rows.append(
+                {
+                    "candidates": int(c),
+                    "repeat": r,
+                    "seed": int(best["seed"]),
+                    "val_acc": float(best["val_acc"]),
+                    "score": score,
+                    "test_acc": float(best[score]),
+                    "error": 1.0 - float(best[score]),
+                    "params": int(best["params"]),
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+def summarise_study(study: pd.DataFrame) -> pd.DataFrame:
+    """Mean and spread of the winner's error per C (one row per C)."""
+    g = study.groupby("candidates")
+    return pd.DataFrame(
+        {
+            "error_mean": g["error"].mean(),
+            "error_std": g["error"].std(ddof=1),
+            "val_acc_mean": g["val_acc"].mean(),
+            "params_mean": g["params"].mean(),
+            "repeats": g.size(),
+        }
+    ).reset_index()
+
+
+def regulariser_gradients(
+    supernet, l2: float, n_train: float = 1.0, weight_term: str = "coupled"
+) -> pd.DataFrame:
+    """d(term)/dp_j of the two parts of R/N (Eq. 15) at every learnable site, by autograd
+    through :func:`pgnas_core.loss.regulariser`: one row per site with its tags,
+    ``keep_prob``, ``d_weight_dp`` and ``d_entropy_dp``. Gradient descent moves ``p_j``
+    against the sign: the weight term pushes p up (drop more), the entropy term towards 0.5."""
+    import torch
+
+    from ..train.loss import regulariser
+
+    sites = [s for s in supernet.sites() if s.learnable]
+    thetas = [s.theta for s in sites]
+    reg = regulariser(supernet, l2, weight_term)
+    rows = []
+    d_weight = torch.autograd.grad(
+        reg.weight / n_train, thetas, retain_graph=True, allow_unused=True
+    )
+    d_entropy = torch.autograd.grad(reg.entropy / n_train, thetas, allow_unused=True)
+    for s, gw, ge in zip(sites, d_weight, d_entropy):
+        p = float(s.p.detach())
+        dp_dtheta = p * (1 - p)  # chain rule through p = sigmoid(theta)
+        rows.append(
+            {
+                "site": s.name,
+                **s.tags,
+                "keep_prob": 1 - p,
+                "d_weight_dp": (0.0 if gw is None else float(gw)) / dp_dtheta,
+                "d_entropy_dp": (0.0 if ge is None else float(ge)) / dp_dtheta,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def small_supernet_of(name: str, prefer: Sequence[str] = ("_tiny", "_small")) -> str | None:
+    """A registered CPU-sized supernet of the same family as the paper supernet ``name``
+    (``supnet_r50`` -> ``supnet_r50_tiny``), or None when its family has none."""
+    from ..supernets import list_supernets, supernet_entry
+
+    family = supernet_entry(name).family
+    small = [n for n in list_supernets(paper=False) if supernet_entry(n).family == family]
+    for suffix in prefer:
+        if f"{name}{suffix}" in small:
+            return f"{name}{suffix}"
+    return small[0] if small else None
+
+
+def monotone_trend(x: Sequence[float], y: Sequence[float]) -> float:
+    """Spearman rank correlation of ``y`` with ``x`` (+1: y rises with x, -1: falls), used by
+    the notebooks to state in words whether a small run shows the paper's trend."""
+    s = pd.Series(list(y), dtype=float).rank()
+    t = pd.Series(list(x), dtype=float).rank()
+    if s.nunique() < 2 or t.nunique() < 2:
+        return 0.0
+    return float(np.corrcoef(s, t)[0, 1])
+
+
+def one_run_verdict(ours: float, theirs: float, lower_is_better: bool, resolution: float) -> str:
+    """A paper claim's verdict from ONE run, which says so: ``ours`` should beat ``theirs``
+    (lower or higher); a difference smaller than ``resolution`` (for example one test image,
+    in the metric's units) is "not resolved", never "holds"."""
+    gap = (theirs - ours) if lower_is_better else (ours - theirs)
+    if abs(gap) < resolution:
+        return (
+            f"not resolved in this one run (a difference of {abs(gap):.3g} is below the "
+            f"resolution of {resolution:.3g})"
+        )
+    if gap > 0:
+        return "holds in this one run (one seed: not a claim about spread)"
+    return "does not hold in this one run (one seed: not a claim about spread)"
+
+
+def _read_yaml(path: Path) -> dict:
+    import yaml
+
+    return yaml.safe_load(Path(path).read_text()) or {}
