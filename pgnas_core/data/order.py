@@ -94,3 +94,17 @@ def epoch_loader(
     return DataLoader(
         samples, batch_sampler=batches, num_workers=num_workers, persistent_workers=False
     )
+
+
+def batch_at(dataset: Dataset, batch_size: int, seed: int, epoch: int, step: int):
+    """Global batch ``step`` of ``epoch`` (wrapping into the next pass when ``step`` runs past
+    the dataset), augmented as the loaders do: a pure function of its arguments, for a second
+    stream of batches (the architecture batches of bilevel methods)."""
+    from torch.utils.data import default_collate
+
+    n = len(dataset)
+    steps = steps_per_epoch(n, batch_size)
+    rnd, step = divmod(step, steps)
+    order_epoch = epoch * 1_000_003 + rnd  # each pass over the data in its own order
+    samples = EpochSamples(dataset, epoch_order(n, seed, order_epoch), seed, order_epoch)
+    return default_collate([samples[p] for p in batch_positions(n, batch_size, step)])

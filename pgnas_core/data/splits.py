@@ -75,3 +75,22 @@ def tensor_splits(pool, test, cfg: DataConfig, augment, info: DatasetInfo) -> Da
         test=test.subset(carve_test(len(test), cfg)),
         info=info,
     )
+
+
+def split_in_two(dataset, first_fraction: float, seed: int):
+    """A seeded split of a (training) dataset into two disjoint parts, ``first_fraction`` of
+    it in the first (bilevel methods: weights on one part, architecture on the other). Each
+    part keeps the dataset's augmentation."""
+    from .tensor_dataset import TensorImageDataset
+
+    n = len(dataset)
+    k = int(round(first_fraction * n))
+    if not 0 < k < n:
+        raise DataError(f"splitting {n} training images at {first_fraction} leaves a part empty")
+    perm = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    a, b = perm[:k].sort().values, perm[k:].sort().values
+    if isinstance(dataset, TensorImageDataset):
+        return dataset.subset(a, dataset.augment), dataset.subset(b, dataset.augment)
+    from torch.utils.data import Subset
+
+    return Subset(dataset, a.tolist()), Subset(dataset, b.tolist())

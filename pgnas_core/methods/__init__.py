@@ -2,9 +2,11 @@
 supernet's units are gated while training, what it learns, which splits it trains on and
 how an architecture is derived (SPEC_METHODS section 1)."""
 
-from . import (
-    pgnas,  # noqa: F401  (registers pgnas)
-    random,  # noqa: F401  (registers random)
+from . import (  # noqa: F401  (importing them registers them)
+    balenas,
+    darts,
+    pgnas,
+    random,
 )
 from .base import DERIVATIONS, DeriveContext, Derived, MethodConfig, SearchMethod, supernet_options
 from .registry import (

@@ -67,6 +67,20 @@ class SelectChannels(nn.Module):
         return f"channels={self.index.numel()}"
 
 
+class ChannelScale(nn.Module):
+    """Multiply each channel by a fixed factor (0 drops it): a parameter-free op's mask."""
+
+    def __init__(self, scales: torch.Tensor):
+        super().__init__()
+        self.register_buffer("scales", scales.detach().clone().float())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.scales.view(1, -1, *([1] * (x.dim() - 2)))  # (1, C, 1, 1)
+
+    def extra_repr(self) -> str:
+        return f"kept={int((self.scales != 0).sum())}/{self.scales.numel()}"
+
+
 class Chain(nn.Module):
     """ops applied in order with an activation before each: ``op_n(act(... op_1(act(x))))``."""
 

@@ -6,10 +6,12 @@ regulariser, Eq. 15) and how to shrink itself to a candidate's kept channels (th
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from torch import nn
 
-from .compact_ops import ConstantFeatures, Geometry, SelectChannels, conv_geometry
+from .compact_ops import ChannelScale, ConstantFeatures, Geometry, SelectChannels, conv_geometry
 from .sites import DropoutSite
 
 
@@ -190,3 +192,49 @@ def _slice_depthwise(conv: nn.Conv2d, idx: torch.Tensor) -> nn.Conv2d:
         if conv.bias is not None:
             new.bias.copy_(conv.bias[idx])
     return new
+
+
+class MaskedParamFree(MaskedOp):
+    """``op(x * mask)`` for a parameter-free operation (identity, pooling) with one dropout
+    site on its input: searchable like a conv (all channels dropped = the operation is
+    gone), with no weight behind the site (Eq. 15's weight term is 0, its entropy term stays).
+
+    ``op`` must act channel by channel (identity, average pooling), so that masking its
+    input equals masking its output."""
+
+    def __init__(self, site: DropoutSite, op: nn.Module | None = None):
+        nn.Module.__init__(self)
+        self.sites = nn.ModuleList([site])
+        self.op = op if op is not None else nn.Identity()
+        self.bounds = [(0, site.channels)]
+        self.pre = None
+
+    @property
+    def out_channels(self) -> int:
+        return self.sites[0].channels
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(self.sites[0](x))
+
+    def site_weights(self):
+        site = self.sites[0]
+        yield site, site.theta.new_zeros(0)  # ||M||^2 = 0: no weight behind the site
+
+    def geometry(self) -> Geometry:
+        return conv_geometry(self.op)
+
+    def constant_output(self, out_idx: torch.Tensor | None) -> torch.Tensor:
+        n = self.out_channels if out_idx is None else len(out_idx)
+        return torch.zeros(n)  # no input, no bias: zeros
+
+    def compact(self, out_idx=None, input_is_kept=False, upstream=None) -> nn.Module:
+        """The op on the kept channels, the others zero (all output channels stay); None
+        when nothing is kept (its output is zero: the caller leaves it out)."""
+        idx, scale = self.kept_inputs()
+        if idx.numel() == 0:
+            return None
+        scales = torch.zeros(self.out_channels)
+        scales[idx] = scale.to(scales)
+        if bool((scales == 1).all()):
+            return copy.deepcopy(self.op)
+        return nn.Sequential(ChannelScale(scales), copy.deepcopy(self.op))

@@ -484,6 +484,7 @@ def load_supernet(
     m = create_method(state.get("method", name), cfg)
     net = m.create(state["supernet"]["options"]).to(dev)
     net.load_state_dict(state["model"])
+    m.load_state_dict(state.get("method_state", {}))
     m.gate_for_evaluation(net)
     return net.eval(), m
 

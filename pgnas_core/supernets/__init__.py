@@ -1,6 +1,7 @@
 """Supernets: registered by name, built with ``create_supernet(name, **overrides)``."""
 
 from . import (
+    cell,  # noqa: F401
     densenet,  # noqa: F401
     enas,  # noqa: F401
     multibranch_resnet,  # noqa: F401  (registers its supernets)

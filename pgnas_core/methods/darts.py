@@ -1,0 +1,60 @@
+"""DARTS, first order (Liu et al. 2019; SPEC_METHODS section 4): point estimates of the
+architecture logits alpha, learned with Adam on the validation half's loss, one step before
+every weight step; the architecture is the argmax per edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..errors import check_field
+from .differentiable import BilevelSettings, DifferentiableMethod
+from .registry import register_method
+
+
+@dataclass
+class DartsConfig(BilevelSettings):
+    """The ``darts`` section: Adam on alpha with the DARTS defaults."""
+
+    arch_lr: float = 3e-4  # Adam's learning rate on alpha (3e-3 for minutes-long CPU runs)
+    beta1: float = 0.5
+    beta2: float = 0.999
+    arch_weight_decay: float = 1e-3  # Adam's (L2) weight decay on alpha
+
+    def validate(self) -> DartsConfig:
+        self.check_bilevel("darts")
+        check_field("darts.arch_lr", self.arch_lr, self.arch_lr > 0, "a number > 0")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            check_field(f"darts.{name}", v, 0 <= v < 1, "a number in [0, 1)")
+        check_field(
+            "darts.arch_weight_decay",
+            self.arch_weight_decay,
+            self.arch_weight_decay >= 0,
+            "a number >= 0",
+        )
+        return self
+
+
+@register_method
+class DARTS(DifferentiableMethod):
+    name = "darts"
+    settings_section = "darts"
+    settings_class = DartsConfig
+    description = "softmax-mixed edges, alpha by Adam on the val half (first order); argmax"
+
+    def make_arch_optimizer(self, net) -> torch.optim.Optimizer:
+        s = self.settings
+        return torch.optim.Adam(
+            [net.gating.alpha],
+            lr=s.arch_lr,
+            betas=(s.beta1, s.beta2),
+            weight_decay=s.arch_weight_decay,
+        )
+
+    def arch_step(self, net, x, y) -> None:
+        alpha = net.gating.alpha
+        alpha.grad = self.arch_loss_grad(net, x, y, alpha)
+        self.arch_optimizer.step()
+        alpha.grad = None

@@ -1,0 +1,263 @@
+"""What DARTS and BaLeNAS share (SPEC_METHODS sections 1, 4): architecture logits alpha over
+the operations of every edge of the cell space, a softmax-mixed edge, bilevel first-order
+training (the weights on one half of the training split, alpha on the other, one alpha step
+before every weight step) and derivation by argmax per edge.
+
+The subclasses say only how alpha is learned (:meth:`DifferentiableMethod.arch_step`).
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data import stack_split
+from ..data.order import batch_at, mix_seed
+from ..data.splits import split_in_two
+from ..errors import PgnasError, check_choice, check_field
+from ..rank import export_subnet
+from ..supernets import configure_sites
+from ..supernets.cell import OPS, PARAM_FREE_OPS, SHARING, CellSupernet, EdgeGates, edge_label
+from ..train.distributed import context
+from ..train.evaluation import evaluate
+from .base import DeriveContext, Derived, SearchMethod
+
+
+@dataclass
+class BilevelSettings:
+    """Fields every differentiable method's settings section has."""
+
+    share: str = "all"  # cells reading the same alpha: all | stage | cell (NAS-Bench-201: all)
+    arch_fraction: float = 0.5  # the training split's share that trains alpha (the rest: weights)
+    init_std: float = 1e-3  # alpha starts at init_std * N(0, 1), as DARTS
+    weight_decay: float = 3e-4  # of the weights (SGD), as DARTS
+
+    def check_bilevel(self, section: str) -> None:
+        check_choice(f"{section}.share", self.share, SHARING)
+        check_field(
+            f"{section}.arch_fraction",
+            self.arch_fraction,
+            0 < self.arch_fraction < 1,
+            "a number in (0, 1)",
+        )
+        check_field(f"{section}.init_std", self.init_std, self.init_std >= 0, "a number >= 0")
+        check_field(
+            f"{section}.weight_decay", self.weight_decay, self.weight_decay >= 0, "a number >= 0"
+        )
+
+
+class ArchLogits(nn.Module):
+    """alpha (G, E, 5) over OPS per sharing group and edge; the mixed edges read
+    ``softmax(alpha)`` (of which "none" contributes nothing). ``override``: logits to use
+    instead of alpha for the next forward passes (a sample of BaLeNAS's Gaussian)."""
+
+    def __init__(self, groups: int, init_std: float):
+        super().__init__()
+        self.alpha = nn.Parameter(init_std * torch.randn(groups, 6, len(OPS)))
+        self.override: torch.Tensor | None = None
+
+    def forward(self) -> EdgeGates:
+        logits = self.alpha if self.override is None else self.override
+        return EdgeGates(op_weights=F.softmax(logits, dim=-1)[..., 1:])  # (G, E, 4)
+
+
+class DifferentiableMethod(SearchMethod):
+    """Base of DARTS and BaLeNAS on the cell space."""
+
+    derivation = "argmax"
+    epoch_table_names = ("arch_params", "derived")
+
+    # ---- gating: a softmax over every edge's operations ---------------------------------
+    def create(self, options: dict) -> CellSupernet:
+        net = super().create(options)
+        if not isinstance(net, CellSupernet):
+            raise PgnasError(
+                f"method {self.name} searches the cell space: set supernet.name "
+                f"to supnet_cell, supnet_cell_small or supnet_cell_tiny, not "
+                f"{self.cfg.supernet.name}"
+            )
+        if context().enabled:
+            raise PgnasError(
+                f"method {self.name} runs in one process (its architecture steps "
+                f"are not distributed): run it without torchrun"
+            )
+        configure_sites(net, learnable=False)  # the sites stay off: channels are not searched
+        net.set_site_mode("off")
+        s = self.settings
+        net.attach_gating(ArchLogits(net.num_groups(s.share), s.init_std), s.share)
+        return net
+
+    def arch_parameters(self, net) -> list[nn.Parameter]:
+        return [net.gating.alpha]
+
+    def gate_for_training(self, net) -> None:
+        net.set_site_mode("off")
+
+    def gate_for_evaluation(self, net) -> None:
+        net.gating.override = None
+        net.set_site_mode("off")
+
+    @contextmanager
+    def evaluation_mode(self, net):
+        """The argmax architecture with the supernet's weights (each kept op at weight 1)."""
+        with self.derived_mode(net, self.argmax_architecture(net)):
+            yield net
+
+    @contextmanager
+    def derived_mode(self, net, arch):
+        gating = net.gating
+        net.gating = None
+        net.apply_architecture(arch)
+        try:
+            yield net
+        finally:
+            net.gating = gating
+            self.gate_for_evaluation(net)
+
+    # ---- which splits: weights on one part of the training split, alpha on the other ----
+    def _splits(self, data):
+        if getattr(self, "_split_of", None) is not data:
+            f = self.settings.arch_fraction
+            seed = mix_seed(self.cfg.data.split_seed, 0xB11E)
+            self._weight_split, self.arch_split = split_in_two(data.train, 1 - f, seed)
+            self._split_of = data
+        return self._weight_split, self.arch_split
+
+    def training_split(self, data):
+        return self._splits(data)[0]
+
+    # ---- what is learned: the weights (SGD) and alpha (the subclass) ------------------------
+    def param_groups(self, net) -> list[dict]:
+        arch = {id(p) for p in self.arch_parameters(net)}
+        weights = [p for p in net.parameters() if p.requires_grad and id(p) not in arch]
+        return [{"params": weights, "lr": self.cfg.train.lr, "name": "weights"}]
+
+    def make_optimizer(self, net, steps_per_epoch: int) -> torch.optim.Optimizer:
+        t = self.cfg.train
+        return torch.optim.SGD(
+            self.param_groups(net),
+            lr=t.lr,
+            momentum=t.momentum,
+            nesterov=t.momentum > 0,
+            weight_decay=self.settings.weight_decay,
+        )
+
+    def build_supernet(self, data):
+        net = super().build_supernet(data)
+        self.n_arch = len(self._splits(data)[1])  # N_v: the architecture half's size
+        self.arch_optimizer = self.make_arch_optimizer(net)
+        self._net = net
+        return net
+
+    def before_step(self, net, epoch: int, step: int) -> None:
+        """One architecture step on the architecture half's batch ``step`` (first order)."""
+        t = self.cfg.train
+        x, y = batch_at(
+            self.arch_split, self.cfg.data.batch_size, mix_seed(t.seed, 0xA4C), epoch, step
+        )
+        device = next(net.parameters()).device
+        torch.manual_seed(mix_seed(t.seed, epoch, step, 0xA5C))  # this step's samples
+        self.arch_step(net, x.to(device), y.to(device))
+
+    def arch_loss_grad(self, net, x, y, logits: torch.Tensor) -> torch.Tensor:
+        """d CE(val batch) / d alpha at ``logits`` (the mixed edges read them)."""
+        net.gating.override = logits
+        try:
+            loss = F.cross_entropy(net(x), y)
+            (g,) = torch.autograd.grad(loss, [logits])
+        finally:
+            net.gating.override = None
+        return g
+
+    # subclasses: make_arch_optimizer(net), arch_step(net, x, y), sigma(net) -> (G, E, 5)
+    def make_arch_optimizer(self, net):
+        raise NotImplementedError
+
+    def arch_step(self, net, x, y) -> None:
+        raise NotImplementedError
+
+    def sigma(self, net) -> torch.Tensor | None:
+        return None
+
+    # ---- records ------------------------------------------------------------------------
+    def argmax_choice(self, net) -> list[list[str]]:
+        """The operation of largest alpha per group and edge ("none" allowed)."""
+        idx = net.gating.alpha.detach().argmax(-1)  # (G, E)
+        return [[OPS[int(k)] for k in row] for row in idx]
+
+    def argmax_architecture(self, net):
+        return net.architecture_from_ops(self.argmax_choice(net))
+
+    def epoch_stats(self, net) -> dict:
+        chosen = [op for row in self.argmax_choice(net) for op in row]
+        stats = {
+            "param_free_fraction": sum(op in PARAM_FREE_OPS for op in chosen) / len(chosen),
+            "none_fraction": sum(op == "none" for op in chosen) / len(chosen),
+        }
+        sigma = self.sigma(net)
+        if sigma is not None:
+            stats["mean_sigma"] = float(sigma.mean())
+        return stats
+
+    def epoch_tables(self, net, epoch: int) -> dict[str, list[dict]]:
+        alpha = net.gating.alpha.detach()
+        weight = F.softmax(alpha, -1)
+        sigma = self.sigma(net)
+        params = []
+        for g in range(alpha.shape[0]):
+            for e in range(6):
+                for k, op in enumerate(OPS):
+                    row = {
+                        "epoch": epoch,
+                        "group": g,
+                        "edge": edge_label(e),
+                        "op": op,
+                        "alpha": float(alpha[g, e, k]),
+                        "weight": float(weight[g, e, k]),
+                    }
+                    if sigma is not None:
+                        row["sigma"] = float(sigma[g, e, k])
+                    params.append(row)
+        derived = [
+            {
+                "epoch": epoch,
+                "group": g,
+                "edge": edge_label(e),
+                "op": op,
+                "param_free": op in PARAM_FREE_OPS,
+            }
+            for g, row in enumerate(self.argmax_choice(net))
+            for e, op in enumerate(row)
+        ]
+        return {"arch_params": params, "derived": derived}
+
+    # ---- derivation: argmax per edge ----------------------------------------------------
+    def derive(self, net, data, ctx: DeriveContext) -> Derived:
+        return self.derived_from(net, data, self.argmax_architecture(net))
+
+    def derived_from(self, net, data, arch, selection: dict | None = None, tables=None):
+        """Export ``arch`` (the supernet's weights, each kept op at weight 1) and measure it
+        on the validation split."""
+        gating = net.gating
+        net.gating = None
+        try:
+            compact = export_subnet(net, arch)
+        finally:
+            net.gating = gating
+            self.gate_for_evaluation(net)
+        device = next(net.parameters()).device
+        x, y = stack_split(data.val)
+        val = evaluate(compact.to(device), x, y, self.cfg.data.eval_batch_size)
+        sel = {"val_acc": val["acc"], "val_loss": val["loss"], **(selection or {})}
+        return Derived(arch, compact, sel, tables or {})
+
+    def state_dict(self) -> dict:
+        return {"arch_optimizer": self.arch_optimizer.state_dict()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if "arch_optimizer" in state and getattr(self, "arch_optimizer", None) is not None:
+            self.arch_optimizer.load_state_dict(state["arch_optimizer"])
