@@ -14,6 +14,7 @@ from pgnas_core.run.results import (
 )
 
 from .candidates import plot_candidate_histogram, plot_error_vs_candidates
+from .cells import cell_graph, cell_table, plot_arch_weights, plot_param_free_fraction
 from .drops import plot_drop_proportions
 from .graph import architecture_graph, dot_available, render_graph, supernet_graph
 from .keep_probs import keep_prob_grid, plot_keep_prob_evolution, plot_keep_probs
@@ -26,9 +27,24 @@ from .posterior_math import (
     typical_site_norms,
 )
 from .training_curves import plot_training_curves
-from .widgets import L2Explorer, TauExplorer, TrainButton, l2_explorer, tau_explorer, train_button
+from .widgets import (
+    L2Explorer,
+    PriorExplorer,
+    TauExplorer,
+    TrainButton,
+    l2_explorer,
+    prior_explorer,
+    tau_explorer,
+    train_button,
+)
 
 __all__ = [
+    "PriorExplorer",
+    "prior_explorer",
+    "cell_graph",
+    "cell_table",
+    "plot_arch_weights",
+    "plot_param_free_fraction",
     "RunResults",
     "load_run",
     "keep_prob_table",

@@ -14,6 +14,7 @@ import io
 import math
 
 import ipywidgets as widgets
+import numpy as np
 import pandas as pd
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
@@ -212,3 +213,113 @@ def l2_explorer(
     on ``run`` or ``l2``). ``weight_sq`` and ``channels``: ||M||^2 and K of a typical site
     (:func:`pgnas_viz.posterior_math.typical_site_norms` of a trained net)."""
     return L2Explorer(sweep, site_keep, weight_sq, channels, n_train)
+
+
+def _nearest_2d(sweep: pd.DataFrame, a: str, b: str, va: float, vb: float) -> pd.Series:
+    """The row nearest (va, vb) on log scales of columns a and b."""
+    la = np.log(sweep[a].astype(float).to_numpy()) - math.log(va)
+    lb = np.log(sweep[b].astype(float).to_numpy()) - math.log(vb)
+    return sweep.iloc[int(np.argmin(la**2 + lb**2))]
+
+
+def _log_slider(values: pd.Series, description: str) -> widgets.FloatLogSlider:
+    v = values.astype(float)
+    lo, hi = math.floor(math.log10(v.min())) - 0.5, math.ceil(math.log10(v.max())) + 0.5
+    return widgets.FloatLogSlider(
+        value=float(v.median()),
+        base=10,
+        min=lo,
+        max=hi,
+        step=0.05,
+        description=description,
+        continuous_update=False,
+    )
+
+
+class PriorExplorer(widgets.VBox):
+    """BaLeNAS's prior precision lambda0 and initial spread sigma0, over runs trained in a
+    small sweep (like the l2 slider): the nearest trained run's final architecture weights per
+    edge (softmax of mu, with the 16-84% band of q's samples) and its parameter-free fraction
+    over the epochs."""
+
+    def __init__(self, sweep: pd.DataFrame):
+        need = {"lambda0", "sigma0", "run_dir"}
+        if sweep.empty or not need <= set(sweep.columns):
+            raise ValueError(f"the sweep needs one row per trained run with {sorted(need)}")
+        self.sweep = sweep.reset_index(drop=True)
+        self.lambda_slider = _log_slider(self.sweep["lambda0"], "lambda0")
+        self.sigma_slider = _log_slider(self.sweep["sigma0"], "sigma0")
+        self.image = widgets.Image(format="png", layout=_image_layout())
+        self.summary = widgets.HTML()
+        self.text = ""
+        super().__init__(
+            [widgets.HBox([self.lambda_slider, self.sigma_slider]), self.summary, self.image]
+        )
+        self.add_class("pgnas-prior-explorer")
+        for s in (self.lambda_slider, self.sigma_slider):
+            s.observe(self.update, names="value")
+        self.update()
+
+    def update(self, change=None) -> str:
+        from pgnas_core.run.results import load_run
+
+        from .cells import _weight_quantiles
+
+        lam, sig = float(self.lambda_slider.value), float(self.sigma_slider.value)
+        row = _nearest_2d(self.sweep, "lambda0", "sigma0", lam, sig)
+        self.nearest = row
+        run = load_run(row["run_dir"])
+        params = run.tables["arch_params"]
+        last = params[(params["epoch"] == params["epoch"].max()) & (params["group"] == 0)]
+        ops = list(dict.fromkeys(last["op"]))
+        edges = list(dict.fromkeys(last["edge"]))
+        alpha = last.pivot(index="edge", columns="op", values="alpha").loc[edges, ops].to_numpy()
+        sigma = last.pivot(index="edge", columns="op", values="sigma").loc[edges, ops].to_numpy()
+        weight = last.pivot(index="edge", columns="op", values="weight").loc[edges, ops]
+        lo, hi = _weight_quantiles(alpha, sigma)
+
+        def draw(axes):
+            x = np.arange(len(edges))
+            w = 0.8 / len(ops)
+            for k, op in enumerate(ops):
+                mid = weight[op].to_numpy()
+                err = np.stack([mid - lo[:, k], hi[:, k] - mid]).clip(min=0)
+                axes[0].bar(
+                    x + (k - len(ops) / 2 + 0.5) * w,
+                    mid,
+                    w,
+                    yerr=err,
+                    label=op,
+                    color=f"C{k}",
+                    capsize=2,
+                )
+            axes[0].set_xticks(x, edges)
+            axes[0].set_ylabel("softmax(mu), 16-84% of q")
+            axes[0].set_title(f"lambda0={row['lambda0']:.3g}, sigma0={row['sigma0']:.3g}")
+            axes[0].legend(fontsize=7)
+            h = run.history
+            axes[1].plot(h["epoch"], h["param_free_fraction"], marker="o")
+            axes[1].set_ylim(-0.02, 1.02)
+            axes[1].set_xlabel("epoch")
+            axes[1].set_title("fraction of edges: skip or pool")
+
+        self.image.value = figure_png(draw, figsize=(10, 3.4), ncols=2)
+        derived = run.tables["derived"]
+        final = derived[derived["epoch"] == derived["epoch"].max()]
+        scratch = row.get("test_acc_scratch")
+        trained = f", trained from scratch {scratch:.3f}" if pd.notna(scratch) else ""
+        self.text = (
+            f"lambda0={lam:.3g}, sigma0={sig:.3g}: nearest trained lambda0="
+            f"{row['lambda0']:.3g}, sigma0={row['sigma0']:.3g}; argmax cell "
+            f"{' '.join(final['op'])}; param-free {row['param_free_fraction']:.2f}; test acc "
+            f"inherited {row['test_acc']:.3f}{trained}"
+        )
+        self.summary.value = _summary(self.text)
+        return self.text
+
+
+def prior_explorer(sweep: pd.DataFrame) -> PriorExplorer:
+    """Sliders for BaLeNAS's lambda0 and sigma0 over a sweep of trained runs (one row per run
+    with ``lambda0``, ``sigma0``, ``run_dir``, ``param_free_fraction``, ``val_acc``; e.g.
+    :func:`pgnas_core.run.experiments.run_grid`'s table with the fields renamed)."""
+    return PriorExplorer(sweep)

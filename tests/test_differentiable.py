@@ -5,10 +5,7 @@ is reproducible and a run killed mid-search resumes exactly."""
 from __future__ import annotations
 
 import math
-import os
 import signal
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -24,6 +21,8 @@ from pgnas_core.rank.proxies import grad_norm, naswot, synflow
 from pgnas_core.run.run_dir import MethodDir
 from pgnas_core.supernets.cell import OPS
 from pgnas_core.train.loop import Training
+
+from cli_run import run_cli
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -151,35 +150,18 @@ def test_grad_norm_by_torch_func():
 
 # ---- runs from the command line ---------------------------------------------------------------
 def _cli(out, method, *extra, kill_after=None):
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    env.pop("PGNAS_KILL_AFTER", None)
-    if kill_after:
-        env["PGNAS_KILL_AFTER"] = kill_after
-    args = [a for s in CELL for a in ("--set", s)]
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pgnas_core",
-            "search",
-            "--preset",
-            "digits",
-            "--no-progress",
-            *args,
-            "--set",
-            f"method.name={method}",
-            "--set",
-            "train.epochs=2",
-            "--set",
-            "train.checkpoint_every_steps=1",
-            "--out",
-            str(out),
-            *extra,
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    sets = [*CELL, f"method.name={method}", "train.epochs=2", "train.checkpoint_every_steps=1"]
+    args = [a for s in sets for a in ("--set", s)]
+    return run_cli(
+        "search",
+        "--preset",
+        "digits",
+        "--no-progress",
+        *args,
+        "--out",
+        str(out),
+        *extra,
+        kill_after=kill_after,
     )
 
 

@@ -32,7 +32,7 @@ def toy_method():
         description = "plain training; every channel kept"
         derivation = "argmax"
 
-        def gate_for_training(self, net):
+        def gate_for_training(self, net, epoch=1):
             net.set_site_mode("off")
 
         def derive(self, net, data, ctx):

@@ -4,6 +4,7 @@ how an architecture is derived (SPEC_METHODS section 1)."""
 
 from . import (  # noqa: F401  (importing them registers them)
     balenas,
+    bayesnas,
     darts,
     pgnas,
     random,

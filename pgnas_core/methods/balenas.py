@@ -50,8 +50,6 @@ class BalenasConfig(BilevelSettings):
 
     optimizer: str = "vadam"  # vadam (the Bayesian learning rule) | ivon | adam (fixed sigma)
     eta: float = 3e-4  # learning rate of mu (3e-3 for minutes-long CPU runs)
-    beta1: float = 0.5
-    beta2: float = 0.999
     lambda0: float | None = None  # prior precision; null: 1e-3 * N_v (DARTS's decay 1e-3)
     sigma0: float = 0.1  # initial standard deviation of q (fixed, for optimizer=adam)
     samples: int = 1  # S: samples of alpha per architecture step
@@ -69,9 +67,6 @@ class BalenasConfig(BilevelSettings):
         check_choice("balenas.proxy", self.proxy, PROXIES)
         check_choice("balenas.weights_at", self.weights_at, ("mean", "sample"))
         check_field("balenas.eta", self.eta, self.eta > 0, "a number > 0")
-        for name in ("beta1", "beta2"):
-            v = getattr(self, name)
-            check_field(f"balenas.{name}", v, 0 <= v < 1, "a number in [0, 1)")
         check_field(
             "balenas.lambda0",
             self.lambda0,
@@ -85,6 +80,14 @@ class BalenasConfig(BilevelSettings):
             self.sigma0 >= least,
             "a number > 0 (>= 0 with optimizer adam)",
         )
+        if self.optimizer != "adam" and self.lambda0 is not None:
+            # q's precision N_v s + lambda0 is at least the prior's: sigma0 <= 1/sqrt(lambda0)
+            check_field(
+                "balenas.sigma0",
+                self.sigma0,
+                self.sigma0 < 1 / math.sqrt(self.lambda0),
+                f"a number below 1/sqrt(balenas.lambda0) = {1 / math.sqrt(self.lambda0):.4g}",
+            )
         for name in ("samples", "k", "proxy_batch"):
             v = getattr(self, name)
             check_field(f"balenas.{name}", v, v >= 1, "an integer >= 1")
@@ -258,12 +261,21 @@ class BaLeNAS(DifferentiableMethod):
         return archs
 
     def score_samples(
-        self, net, data, k: int, proxies=PROXIES, with_val: bool = True, with_test: bool = False
+        self,
+        net,
+        data,
+        k: int,
+        proxies=PROXIES,
+        with_val: bool = True,
+        with_test: bool = False,
+        scratch_epochs: int = 0,
     ) -> pd.DataFrame:
         """One row per architecture drawn from q: its proxies (at initialisation, on one
-        batch of training images), and its validation (and test) accuracy with the
-        supernet's weights. Architectures drawn twice are scored once."""
+        batch of training images), its validation (and test) accuracy with the supernet's
+        weights, and with ``scratch_epochs`` its test accuracy after training from fresh
+        weights (``test_acc_scratch``). Architectures drawn twice are scored once."""
         s = self.settings
+        self.bind_data(data)
         self._samples = self.sample_architectures(net, k, s.proxy_seed)
         device = next(net.parameters()).device
         xb, yb = self._proxy_batch(data, device)
@@ -276,12 +288,8 @@ class BaLeNAS(DifferentiableMethod):
                 rows.append({**rows[seen[arch.archid]], "sample": i})
                 continue
             seen[arch.archid] = len(rows)
-            gating, net.gating = net.gating, None
-            try:
+            with self.derived_mode(net, arch):  # its own BN statistics
                 compact = export_subnet(net, arch)
-            finally:
-                net.gating = gating
-                self.gate_for_evaluation(net)
             ops = [op for cell in net.ops_of(arch)[:1] for op in cell]  # the first cell
             row = {
                 "sample": i,
@@ -296,6 +304,8 @@ class BaLeNAS(DifferentiableMethod):
                 row[p] = proxy_score(p, fresh, xb, yb)
             for name, (x, y) in splits.items():
                 row[f"{name}_acc"] = evaluate(compact, x, y, self.cfg.data.eval_batch_size)["acc"]
+            if scratch_epochs > 0:
+                row["test_acc_scratch"] = self.scratch_accuracy(compact, data, scratch_epochs)
             rows.append(row)
         return pd.DataFrame(rows)
 

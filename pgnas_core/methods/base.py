@@ -22,6 +22,7 @@ from torch import nn
 from ..architecture import Architecture
 from ..errors import ConfigError, check_field
 from ..supernets import create_supernet
+from ..train.loop import make_scheduler
 from .registry import list_methods, method_class
 
 DERIVATIONS = ("sample_and_rank", "argmax", "prune")
@@ -107,7 +108,7 @@ class SearchMethod:
         self.n_train = len(self.training_split(data))
         return self.create(supernet_options(self.cfg, data.info))
 
-    def gate_for_training(self, net) -> None:
+    def gate_for_training(self, net, epoch: int = 1) -> None:
         """Called at the start of every epoch, after ``net.train()``."""
 
     def gate_for_evaluation(self, net) -> None:
@@ -131,16 +132,23 @@ class SearchMethod:
     def param_groups(self, net) -> list[dict]:
         return [{"params": list(net.parameters()), "lr": self.cfg.train.lr, "name": "weights"}]
 
+    #: SGD's weight decay of the weights (PGNAS: none, its prior's l2 term replaces it)
+    weight_decay: float = 0.0
+
     def make_optimizer(self, net, steps_per_epoch: int) -> torch.optim.Optimizer:
-        """SGD with Nesterov momentum over :meth:`param_groups`, no weight decay."""
+        """SGD with Nesterov momentum over :meth:`param_groups`."""
         t = self.cfg.train
         return torch.optim.SGD(
             self.param_groups(net),
             lr=t.lr,
             momentum=t.momentum,
             nesterov=t.momentum > 0,
-            weight_decay=0.0,
+            weight_decay=self.weight_decay,
         )
+
+    def make_scheduler(self, opt, steps_per_epoch: int):
+        """The learning-rate schedule of ``train.schedule`` (the paper's), per step."""
+        return make_scheduler(opt, self.cfg.train, steps_per_epoch)
 
     def loss_terms(self, net) -> torch.Tensor:
         """What is added to the data term of every step (a scalar)."""
@@ -155,9 +163,19 @@ class SearchMethod:
     def load_state_dict(self, state: dict) -> None:
         pass
 
-    # ---- which splits -------------------------------------------------------------------
+    # ---- which splits, how many epochs ----------------------------------------------------
     def training_split(self, data):
         return data.train
+
+    def split_for_epoch(self, data, epoch: int):
+        """The data of one epoch (a method with phases trains on different parts)."""
+        return self.training_split(data)
+
+    def num_epochs(self) -> int:
+        return self.cfg.train.epochs
+
+    def after_epoch(self, net, epoch: int, data) -> None:
+        """Called at the end of every epoch, before it is validated and checkpointed."""
 
     # ---- per-epoch records --------------------------------------------------------------
     def epoch_stats(self, net) -> dict:

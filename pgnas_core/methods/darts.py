@@ -18,16 +18,11 @@ class DartsConfig(BilevelSettings):
     """The ``darts`` section: Adam on alpha with the DARTS defaults."""
 
     arch_lr: float = 3e-4  # Adam's learning rate on alpha (3e-3 for minutes-long CPU runs)
-    beta1: float = 0.5
-    beta2: float = 0.999
     arch_weight_decay: float = 1e-3  # Adam's (L2) weight decay on alpha
 
     def validate(self) -> DartsConfig:
         self.check_bilevel("darts")
         check_field("darts.arch_lr", self.arch_lr, self.arch_lr > 0, "a number > 0")
-        for name in ("beta1", "beta2"):
-            v = getattr(self, name)
-            check_field(f"darts.{name}", v, 0 <= v < 1, "a number in [0, 1)")
         check_field(
             "darts.arch_weight_decay",
             self.arch_weight_decay,

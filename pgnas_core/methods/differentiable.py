@@ -20,10 +20,12 @@ from ..data.order import batch_at, mix_seed
 from ..data.splits import split_in_two
 from ..errors import PgnasError, check_choice, check_field
 from ..rank import export_subnet
+from ..rank.bn_recalibration import bn_statistics_kept, recalibrate_bn
 from ..supernets import configure_sites
 from ..supernets.cell import OPS, PARAM_FREE_OPS, SHARING, CellSupernet, EdgeGates, edge_label
 from ..train.distributed import context
 from ..train.evaluation import evaluate
+from ..train.finetune import train_from_scratch
 from .base import DeriveContext, Derived, SearchMethod
 
 
@@ -35,6 +37,12 @@ class BilevelSettings:
     arch_fraction: float = 0.5  # the training split's share that trains alpha (the rest: weights)
     init_std: float = 1e-3  # alpha starts at init_std * N(0, 1), as DARTS
     weight_decay: float = 3e-4  # of the weights (SGD), as DARTS
+    beta1: float = 0.5  # the architecture optimiser's moment decays (DARTS's Adam)
+    beta2: float = 0.999
+    # A derived net's BN statistics re-estimated on this many training batches under its own
+    # architecture: the supernet's were gathered on softmax-weighted mixtures, whose scale a
+    # single operation at weight 1 does not have. 0: the supernet's statistics.
+    bn_recalibration_batches: int = 10
 
     def check_bilevel(self, section: str) -> None:
         check_choice(f"{section}.share", self.share, SHARING)
@@ -45,6 +53,15 @@ class BilevelSettings:
             "a number in (0, 1)",
         )
         check_field(f"{section}.init_std", self.init_std, self.init_std >= 0, "a number >= 0")
+        for name in ("beta1", "beta2"):
+            v = getattr(self, name)
+            check_field(f"{section}.{name}", v, 0 <= v < 1, "a number in [0, 1)")
+        check_field(
+            f"{section}.bn_recalibration_batches",
+            self.bn_recalibration_batches,
+            self.bn_recalibration_batches >= 0,
+            "an integer >= 0 (0: the supernet's statistics)",
+        )
         check_field(
             f"{section}.weight_decay", self.weight_decay, self.weight_decay >= 0, "a number >= 0"
         )
@@ -94,7 +111,7 @@ class DifferentiableMethod(SearchMethod):
     def arch_parameters(self, net) -> list[nn.Parameter]:
         return [net.gating.alpha]
 
-    def gate_for_training(self, net) -> None:
+    def gate_for_training(self, net, epoch: int = 1) -> None:
         net.set_site_mode("off")
 
     def gate_for_evaluation(self, net) -> None:
@@ -109,14 +126,35 @@ class DifferentiableMethod(SearchMethod):
 
     @contextmanager
     def derived_mode(self, net, arch):
+        """The supernet restricted to ``arch``, each kept op at weight 1, its BN statistics
+        re-estimated for that architecture (the supernet's come back afterwards)."""
         gating = net.gating
         net.gating = None
         net.apply_architecture(arch)
+        recal = self.settings.bn_recalibration_batches
+        images = getattr(self, "_recal_images", None)
         try:
-            yield net
+            with bn_statistics_kept(net, recal > 0 and images is not None):
+                if recal > 0 and images is not None:
+                    was_training = net.training
+                    net.eval()
+                    recalibrate_bn(
+                        net,
+                        images.to(next(net.parameters()).device),
+                        recal,
+                        self.cfg.data.batch_size,
+                    )
+                    net.train(was_training)
+                yield net
         finally:
             net.gating = gating
             self.gate_for_evaluation(net)
+
+    def bind_data(self, data) -> None:
+        """Keep the un-augmented training images the BN recalibration runs on."""
+        n = self.settings.bn_recalibration_batches * self.cfg.data.batch_size
+        if n > 0:
+            self._recal_images = stack_split(self.training_split(data))[0][:n]
 
     # ---- which splits: weights on one part of the training split, alpha on the other ----
     def _splits(self, data):
@@ -136,18 +174,13 @@ class DifferentiableMethod(SearchMethod):
         weights = [p for p in net.parameters() if p.requires_grad and id(p) not in arch]
         return [{"params": weights, "lr": self.cfg.train.lr, "name": "weights"}]
 
-    def make_optimizer(self, net, steps_per_epoch: int) -> torch.optim.Optimizer:
-        t = self.cfg.train
-        return torch.optim.SGD(
-            self.param_groups(net),
-            lr=t.lr,
-            momentum=t.momentum,
-            nesterov=t.momentum > 0,
-            weight_decay=self.settings.weight_decay,
-        )
+    @property
+    def weight_decay(self) -> float:
+        return self.settings.weight_decay
 
     def build_supernet(self, data):
         net = super().build_supernet(data)
+        self.bind_data(data)
         self.n_arch = len(self._splits(data)[1])  # N_v: the architecture half's size
         self.arch_optimizer = self.make_arch_optimizer(net)
         self._net = net
@@ -240,20 +273,25 @@ class DifferentiableMethod(SearchMethod):
         return self.derived_from(net, data, self.argmax_architecture(net))
 
     def derived_from(self, net, data, arch, selection: dict | None = None, tables=None):
-        """Export ``arch`` (the supernet's weights, each kept op at weight 1) and measure it
-        on the validation split."""
-        gating = net.gating
-        net.gating = None
-        try:
+        """Export ``arch`` (the supernet's weights, each kept op at weight 1, BN statistics
+        recalibrated for it) and measure it on the validation split."""
+        self.bind_data(data)
+        with self.derived_mode(net, arch):
             compact = export_subnet(net, arch)
-        finally:
-            net.gating = gating
-            self.gate_for_evaluation(net)
         device = next(net.parameters()).device
         x, y = stack_split(data.val)
         val = evaluate(compact.to(device), x, y, self.cfg.data.eval_batch_size)
         sel = {"val_acc": val["acc"], "val_loss": val["loss"], **(selection or {})}
         return Derived(arch, compact, sel, tables or {})
+
+    def scratch_accuracy(self, compact, data, epochs: int) -> float:
+        """Test accuracy of ``compact``'s architecture trained from fresh weights for
+        ``epochs`` (the run's learning rate, batch and seed; fine-tuning's schedule)."""
+        t, d = self.cfg.train, self.cfg.data
+        net = train_from_scratch(
+            compact, data.train, epochs, t.lr, d.batch_size, t.seed, progress=False
+        )
+        return evaluate(net, *stack_split(data.test), d.eval_batch_size)["acc"]
 
     def state_dict(self) -> dict:
         return {"arch_optimizer": self.arch_optimizer.state_dict()}

@@ -81,7 +81,7 @@ class PGNAS(SearchMethod):
         self.n_train = self.settings.n_train or self.n_train
         return net
 
-    def gate_for_training(self, net) -> None:
+    def gate_for_training(self, net, epoch: int = 1) -> None:
         net.set_site_mode(self.train_site_mode)
 
     def gate_for_evaluation(self, net) -> None:

@@ -97,23 +97,37 @@ class Chain(nn.Module):
         return x
 
 
-def compact_chain(ops, act_first: bool = True, out_idx: torch.Tensor | None = None) -> nn.Module:
+def compact_chain(
+    ops, act_first: bool = True, out_idx: torch.Tensor | None = None
+) -> nn.Module | None:
     """Compact a chain of MaskedOps: an op's output channels that the next op's sites drop are
-    removed, and ops before an op that received no input are removed altogether."""
+    removed, and ops before an op that received no input are removed altogether. An empty op
+    that is absent (``absent_when_empty``) outputs zeros, so the op after it makes its BN's
+    constant; None when the chain's last op is absent (its output is zero)."""
     compacted: list[nn.Module] = []
     need = out_idx
     # Find the last op whose whole input is dropped: everything before it is unused.
-    start = 0
+    start, forced = 0, False
     for i, op in enumerate(ops):
         if op.kept_inputs()[0].numel() == 0:
             start = i
+    if ops[start].kept_inputs()[0].numel() == 0 and getattr(ops[start], "absent_when_empty", 0):
+        if start == len(ops) - 1:
+            return None
+        start, forced = start + 1, True  # it gets zeros: conv(0) = 0, its BN a constant
     upstream = Geometry()
     for op in ops[:start]:
         upstream = upstream.then(op.geometry())
     for i in range(len(ops) - 1, start - 1, -1):
         op = ops[i]
+        first = i == start
         compacted.append(
-            op.compact(need, input_is_kept=i > start, upstream=upstream if i == start else None)
+            op.compact(
+                need,
+                input_is_kept=i > start,
+                upstream=upstream if first else None,
+                no_input=forced and first,
+            )
         )
         need = op.kept_inputs()[0]
     compacted.reverse()

@@ -30,8 +30,13 @@ class MaskedOp(nn.Module):
         conv: nn.Conv2d | nn.Linear,
         bn: nn.Module | None = None,
         pre: nn.Conv2d | None = None,
+        absent_when_empty: bool = False,
     ):
         super().__init__()
+        # An op whose input is entirely dropped under a hard mask: by default the constant its
+        # BN makes of zeros (SPEC: the export keeps it); with absent_when_empty, nothing (the
+        # cell space, where an edge without operations is "none").
+        self.absent_when_empty = absent_when_empty
         self.sites = nn.ModuleList(sites)
         self.conv = conv
         self.bn = bn if bn is not None else nn.Identity()
@@ -72,7 +77,12 @@ class MaskedOp(nn.Module):
                 b = max(k.shape[0] for k in full)
                 keep = torch.cat([k.expand(b, -1) for k in full], dim=1)  # (B, C_in)
                 x = x * keep.view(b, -1, *([1] * (x.dim() - 2)))
-        return self.bn(self.conv(x))
+        out = self.bn(self.conv(x))
+        if self.absent_when_empty and all(s.mode == "hard" for s in self.sites):
+            masks = torch.cat([s.hard_mask.view(-1, s.channels) for s in self.sites], dim=1)
+            present = (masks.sum(1) > 0).to(out.dtype)  # (1,) or one per sample row
+            out = out * present.view(-1, *([1] * (out.dim() - 1)))
+        return out
 
     def site_weights(self):
         """(site, the slice of the weight it guards): ``M_j`` of Eq. 15."""
@@ -117,6 +127,7 @@ class MaskedOp(nn.Module):
         out_idx: torch.Tensor | None = None,
         input_is_kept: bool = False,
         upstream: Geometry | None = None,
+        no_input: bool = False,
     ) -> nn.Module:
         """A plain module equal to this op under the sites' hard masks (eval mode).
 
@@ -124,9 +135,10 @@ class MaskedOp(nn.Module):
         input_is_kept: the incoming tensor already holds only the kept channels, in order
             (the previous op of a chain was pruned to them); otherwise they are selected.
         upstream: geometry of removed ops before this one, for a constant output's shape.
+        no_input: the op receives zeros (an absent op before it): its BN's constant.
         """
         in_idx, scale = self.kept_inputs()
-        if in_idx.numel() == 0:
+        if in_idx.numel() == 0 or no_input:
             g = self.geometry() if upstream is None else upstream.then(self.geometry())
             linear = isinstance(self.conv, nn.Linear)
             return ConstantFeatures(self.constant_output(out_idx), None if linear else g)
@@ -227,11 +239,11 @@ class MaskedParamFree(MaskedOp):
         n = self.out_channels if out_idx is None else len(out_idx)
         return torch.zeros(n)  # no input, no bias: zeros
 
-    def compact(self, out_idx=None, input_is_kept=False, upstream=None) -> nn.Module:
+    def compact(self, out_idx=None, input_is_kept=False, upstream=None, no_input=False):
         """The op on the kept channels, the others zero (all output channels stay); None
         when nothing is kept (its output is zero: the caller leaves it out)."""
         idx, scale = self.kept_inputs()
-        if idx.numel() == 0:
+        if idx.numel() == 0 or no_input:
             return None
         scales = torch.zeros(self.out_channels)
         scales[idx] = scale.to(scales)

@@ -17,6 +17,7 @@ class SearchConfig:
     candidates: int = 50  # C: candidates sampled from the posterior
     seed: int = 0  # candidate i is drawn with seed `seed + i`
     finetune_epochs: int = 0  # fine-tune the winner (Tables 3, 5); 0: no fine-tuning
+    scratch_epochs: int = 0  # also train the winner from scratch this long (all methods); 0: off
     rank: str = "exhaustive"  # one of RANK_METHODS
     rank_engine: str = "auto"  # one of ENGINES (auto: a measured rule per device and net)
     candidates_per_pass: int = 16  # K: candidates per forward pass of the batched engine
@@ -37,6 +38,9 @@ class SearchConfig:
         s = self
         check_field("search.seed", s.seed, s.seed >= 0, "an integer >= 0")
         check_field("search.candidates", s.candidates, s.candidates >= 1, "an integer >= 1")
+        check_field(
+            "search.scratch_epochs", s.scratch_epochs, s.scratch_epochs >= 0, "an integer >= 0"
+        )
         check_field(
             "search.finetune_epochs", s.finetune_epochs, s.finetune_epochs >= 0, "an integer >= 0"
         )

@@ -23,6 +23,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..nn.init import reinitialise  # noqa: F401  (proxies are taken at initialisation)
+
 PROXIES = ("naswot", "synflow", "grad_norm")
 
 
@@ -87,18 +89,3 @@ def proxy_score(name: str, model: nn.Module, x: torch.Tensor, y: torch.Tensor) -
     if name == "grad_norm":
         return grad_norm(model, x, y)
     raise ValueError(f"proxy {name!r}: one of {PROXIES}")
-
-
-def reinitialise(model: nn.Module, seed: int) -> nn.Module:
-    """``model`` with fresh default-initialised weights (seeded) and fresh BN statistics:
-    the architecture at initialisation, where training-free proxies are taken."""
-    net = copy.deepcopy(model)
-    gen_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    try:
-        for m in net.modules():
-            if isinstance(m, (nn.Conv2d, nn.Linear, nn.modules.batchnorm._BatchNorm)):
-                m.reset_parameters()
-    finally:
-        torch.random.set_rng_state(gen_state)
-    return net

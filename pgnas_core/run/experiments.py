@@ -40,6 +40,18 @@ QUICK_OVERRIDES = (
     "search.finetune_epochs=1",
 )
 
+#: The cell space in quick mode: the tiny cell supernet on digits, architecture learning
+#: rates for a few hundred steps, and every derived net also trained from scratch briefly.
+CELL_QUICK_OVERRIDES = (
+    "supernet.name=supnet_cell_tiny",
+    "method.baselines=[]",
+    "train.epochs=6",
+    "darts.arch_lr=0.01",
+    "balenas.eta=0.1",
+    "search.candidates=20",
+    "search.scratch_epochs=5",
+)
+
 RUNS_ENV = "PGNAS_NOTEBOOK_RUNS"  # where cached notebook runs live (default runs/notebooks)
 _OFF = ("", "0", "false", "no", "off")
 
@@ -56,6 +68,20 @@ def quick_config(*overrides: str, preset: str = QUICK_PRESET) -> RunConfig:
     from ..config import resolve_config
 
     return resolve_config(preset, overrides=[*QUICK_OVERRIDES, *overrides])
+
+
+def cell_config(method: str, *overrides: str, quick: bool = True) -> RunConfig:
+    """A run of ``method`` on the cell space: quick (digits, CELL_QUICK_OVERRIDES) or the
+    ``cell_small`` preset (Fashion-MNIST, minutes per method on a 2-core CPU), with every
+    derived net also trained from scratch."""
+    from ..config import resolve_config
+
+    if quick:
+        return resolve_config(
+            QUICK_PRESET, overrides=[*CELL_QUICK_OVERRIDES, f"method.name={method}", *overrides]
+        )
+    base = [f"method.name={method}", "search.scratch_epochs=3"]
+    return resolve_config("cell_small", overrides=[*base, *overrides])
 
 
 def default_runs_root(start: Path | None = None) -> Path:
@@ -119,7 +145,7 @@ def cached_search(
 
     out = run_dir_for(cfg, root or default_runs_root(), name)
     if not is_finished(out):
-        search(cfg, out, resume=True, progress=progress)
+        search(cfg, out, resume=out.exists(), progress=progress)
     return out
 
 
@@ -156,6 +182,7 @@ def summary_row(run_dir: Path, method: str | None = None) -> dict:
         "val_acc": get("val_acc"),
         "test_acc": get("test_acc"),
         "test_acc_finetuned": get("test_acc_finetuned"),
+        "test_acc_scratch": get("test_acc_scratch"),
         "train_seconds": r.train_seconds,
         "rank_seconds": get("rank_seconds"),
         "search_seconds": r.train_seconds + (get("rank_seconds") or 0.0),
@@ -164,8 +191,18 @@ def summary_row(run_dir: Path, method: str | None = None) -> dict:
         "seed": cfg.train.seed,
         "test_images": s.sizes["test"],
         "val_images": s.sizes["val"],
+        **_last_epoch(run.method_dir(method, cfg.method.name).history),
         "run_dir": str(run_dir),
     }
+
+
+def _last_epoch(history_path: Path) -> dict:
+    """The differentiable methods' per-epoch numbers of the final epoch (if any)."""
+    if not Path(history_path).is_file():
+        return {}
+    last = pd.read_csv(history_path).iloc[-1]
+    keys = ("param_free_fraction", "none_fraction", "mean_sigma")
+    return {k: float(last[k]) for k in keys if k in last.index}
 
 
 def with_paper_units(df: pd.DataFrame) -> pd.DataFrame:
@@ -224,19 +261,37 @@ def run_sweep(
     ``"posterior.tau"``, Table 5). One row per value (see :func:`summary_row`) plus a
     ``value`` column. With ``resume`` finished runs are reused and unfinished ones continued;
     without it every run must be new."""
+    df = run_grid(base_cfg, {field: values}, out_root, resume, progress)
+    df.insert(0, "field", field)
+    return df.rename(columns={field: "value"})
+
+
+def run_grid(
+    base_cfg: RunConfig,
+    grid: dict,
+    out_root: Path | None = None,
+    resume: bool = True,
+    progress: bool = False,
+) -> pd.DataFrame:
+    """One run per combination of the ``grid``'s values (field -> values, e.g.
+    ``{"balenas.lambda0": [...], "balenas.sigma0": [...]}``), cached like
+    :func:`cached_search`; one row per run (:func:`summary_row`) with a column per field."""
+    import itertools
+
     root = Path(out_root or default_runs_root())
     rows = []
-    short = field.split(".")[-1]
-    for value in values:
-        cfg = with_overrides(base_cfg, {field: value})
-        out = run_dir_for(cfg, root, f"{short}={value}")
+    for combo in itertools.product(*grid.values()):
+        point = dict(zip(grid, combo))
+        cfg = with_overrides(base_cfg, point)
+        name = ",".join(f"{k.split('.')[-1]}={v}" for k, v in point.items())
+        out = run_dir_for(cfg, root, name)
         if not resume and out.exists() and any(out.iterdir()):
             raise PgnasError(f"{out} already holds a run; pass resume=True to reuse it")
         if not is_finished(out):
             from .pipeline import search
 
-            search(cfg, out, resume=resume, progress=progress)
-        rows.append({"field": field, "value": value, **summary_row(out)})
+            search(cfg, out, resume=resume and out.exists(), progress=progress)
+        rows.append({**point, **summary_row(out)})
     return pd.DataFrame(rows)
 
 

@@ -20,6 +20,7 @@ from ..rank import save_subnet
 from ..train import evaluate, finetune, train_supernet
 from ..train.device import describe_device, resolve_device
 from ..train.distributed import context
+from ..train.finetune import train_from_scratch
 from .run_dir import (
     MethodDir,
     MethodResult,
@@ -152,7 +153,8 @@ def derive_and_export(
 ) -> Winner | None:
     """Derive the architecture (``method.derive``: selects on the validation split only),
     export it to ``subnet/`` and measure it on the test split, fine-tune a copy into
-    ``subnet_finetuned/`` when ``search.finetune_epochs`` > 0; write best.json."""
+    ``subnet_finetuned/`` (``search.finetune_epochs`` > 0) and train the architecture from
+    scratch into ``subnet_scratch/`` (``search.scratch_epochs`` > 0); write best.json."""
     ctx = DeriveContext(
         where.ranking_store, force=force, progress=progress, on_pass=_kill_hook("rank")
     )
@@ -167,7 +169,9 @@ def derive_and_export(
         masked = splits.evaluate(net, "test")
     winner = _export_winner(derived, splits, where, masked)
     if cfg.search.finetune_epochs > 0:
-        _finetune_winner(cfg, derived, data, splits, where, winner, progress)
+        _retrain_winner(cfg, derived, data, splits, where, winner, progress, scratch=False)
+    if cfg.search.scratch_epochs > 0:
+        _retrain_winner(cfg, derived, data, splits, where, winner, progress, scratch=True)
     where.write_winner(winner)
     method.gate_for_evaluation(net)
     return winner
@@ -208,30 +212,43 @@ def _export_winner(derived, splits: _Splits, where: MethodDir, masked: dict) -> 
     )
 
 
-def _finetune_winner(
-    cfg, derived, data, splits: _Splits, where: MethodDir, winner: Winner, progress: bool
+def _retrain_winner(
+    cfg,
+    derived,
+    data,
+    splits: _Splits,
+    where: MethodDir,
+    winner: Winner,
+    progress: bool,
+    scratch: bool,
 ) -> None:
-    """A fine-tuned copy in subnet_finetuned/, its accuracies in the ``*_finetuned`` fields."""
-    tuned = finetune(
+    """A copy of the winner fine-tuned (``subnet_finetuned/``, ``*_finetuned`` fields) or
+    its architecture trained from fresh weights (``subnet_scratch/``, ``*_scratch``), each
+    with the accuracies of exactly its weights."""
+    epochs = cfg.search.scratch_epochs if scratch else cfg.search.finetune_epochs
+    train = train_from_scratch if scratch else finetune
+    tuned = train(
         copy.deepcopy(derived.compact),
         data.train,
-        cfg.search.finetune_epochs,
+        epochs,
         cfg.train.lr,
         cfg.data.batch_size,
         cfg.train.seed,
         progress=progress,
     )
     val, test = splits.evaluate(tuned, "val"), splits.evaluate(tuned, "test")
-    winner.val_acc_finetuned, winner.test_acc_finetuned = val["acc"], test["acc"]
-    winner.test_top5_finetuned = test.get("top5")
+    kind = "scratch" if scratch else "finetuned"
+    setattr(winner, f"val_acc_{kind}", val["acc"])
+    setattr(winner, f"test_acc_{kind}", test["acc"])
+    setattr(winner, f"test_top5_{kind}", test.get("top5"))
     save_subnet(
-        where.subnet_finetuned,
+        where.subnet_scratch if scratch else where.subnet_finetuned,
         tuned,
         derived.architecture,
         splits.shape,
         val_acc=val["acc"],
         test_acc=test["acc"],
-        finetune_epochs=cfg.search.finetune_epochs,
+        **({"scratch_epochs": epochs} if scratch else {"finetune_epochs": epochs}),
     )
 
 
@@ -279,6 +296,8 @@ def format_summary(summary: Summary) -> str:
             )
             if b.test_acc_finetuned is not None:
                 lines.append(f"        fine-tuned: test acc {b.test_acc_finetuned:.4f}")
+            if b.test_acc_scratch is not None:
+                lines.append(f"        trained from scratch: test acc {b.test_acc_scratch:.4f}")
     if summary.wall_seconds is not None:
         lines.append(f"wall time {summary.wall_seconds:.0f}s")
     return "\n".join(lines)

@@ -47,6 +47,7 @@ class RunResults:
     architecture: Architecture | None  # subnet/arch.json: the winner's kept channels
     method: str = "pgnas"  # the method whose files these are
     baselines: dict = field(default_factory=dict)  # baseline method -> its RunResults
+    tables: dict = field(default_factory=dict)  # the method's per-epoch tables, by name
 
     @property
     def random(self) -> RunResults | None:
@@ -110,7 +111,11 @@ def load_run(run_dir: str | Path) -> RunResults:
 
 
 def _method_results(path: Path, method: str, config: dict | None) -> RunResults:
+    from ..methods import list_methods, method_class
+
     where = MethodDir(path, method)
+    names = method_class(method).epoch_table_names if method in list_methods() else ()
+    tables = {n: t for n in names if (t := _read_csv(where.table(n))) is not None}
     best = _read_json(where.best)
     meta = _read_json(where.subnet / SUBNET_META)
     return RunResults(
@@ -124,6 +129,7 @@ def _method_results(path: Path, method: str, config: dict | None) -> RunResults:
         summary=None,
         architecture=Architecture.from_dict(meta["architecture"]) if meta else None,
         method=method,
+        tables=tables,
     )
 
 

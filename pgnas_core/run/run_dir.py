@@ -47,6 +47,7 @@ PARTIAL_KEY_FILE = "candidates.partial.json"  # the settings an unfinished ranki
 BEST_FILE = "best.json"
 SUBNET_DIR = "subnet"  # the exported winner, as ranked
 SUBNET_FINETUNED_DIR = "subnet_finetuned"  # the winner after search.finetune_epochs
+SUBNET_SCRATCH_DIR = "subnet_scratch"  # the winner's architecture trained from scratch
 
 
 def table_file(name: str) -> str:
@@ -91,6 +92,9 @@ class Winner(_Record):
     val_acc_finetuned: float | None = None
     test_acc_finetuned: float | None = None
     test_top5_finetuned: float | None = None
+    val_acc_scratch: float | None = None  # the architecture trained from fresh weights,
+    test_acc_scratch: float | None = None  # search.scratch_epochs: subnet_scratch/
+    test_top5_scratch: float | None = None
 
 
 @dataclass
@@ -209,6 +213,7 @@ class MethodDir:
     best = property(lambda self: self.path / BEST_FILE)
     subnet = property(lambda self: self.path / SUBNET_DIR)
     subnet_finetuned = property(lambda self: self.path / SUBNET_FINETUNED_DIR)
+    subnet_scratch = property(lambda self: self.path / SUBNET_SCRATCH_DIR)
 
     def table(self, name: str) -> Path:
         return self.path / table_file(name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -10,6 +11,18 @@ from torch import nn
 from ..architecture import Architecture, SiteChoice, freeze_options
 from ..nn.masked_op import MaskedOp
 from ..nn.sites import DropoutSite
+
+
+@dataclass(frozen=True)
+class SwitchLayout:
+    """Where a supernet takes switches (BayesNAS): ``units`` (cells, blocks) of ``edges``
+    parent switches, each over ``children`` child switches (one per operation or branch);
+    ``groups``: each unit's sharing group (units of one group share an architecture)."""
+
+    units: int
+    edges: tuple[str, ...]  # the parents' names within a unit
+    children: tuple[str, ...]  # the children's names under a parent
+    groups: tuple[int, ...]
 
 
 class Supernet(nn.Module):
@@ -99,6 +112,19 @@ class Supernet(nn.Module):
     def compact_module(self) -> nn.Module:
         """A plain module equal (eval mode) to this supernet under the sites' hard masks."""
         raise NotImplementedError
+
+    # ---- switches (BayesNAS) ----------------------------------------------------------------
+    def switch_layout(self, share: str = "all") -> SwitchLayout | None:
+        """Where this family takes parent and child switches; None: it takes none."""
+        return None
+
+    def attach_gating(self, gating: nn.Module | None, share: str = "all") -> None:
+        """A method's gates (a module returning per-unit scales), read in the forward pass."""
+        raise TypeError(f"{type(self).__name__} takes no gates")
+
+    def architecture_from_children(self, kept: torch.Tensor) -> Architecture:
+        """The architecture keeping the (units, edges, children) marked True, whole."""
+        raise TypeError(f"{type(self).__name__} takes no switches")
 
     # ---- what a ranker may share between candidates ---------------------------------------
     def shared_stem(self) -> nn.Module | None:

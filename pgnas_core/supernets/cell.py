@@ -35,7 +35,7 @@ from ..architecture import Architecture
 from ..nn.compact_ops import Chain, compact_chain
 from ..nn.masked_op import MaskedOp, MaskedParamFree
 from ..nn.sites import DropoutSite
-from .base import Supernet
+from .base import Supernet, SwitchLayout
 from .registry import register_supernet
 
 #: The operations of an edge; "none" is the edge with all of the others dropped.
@@ -71,7 +71,8 @@ def _op(name: str, c: int, **tags) -> nn.Module:
     k = 1 if name == "conv_1x1" else 3
     site.tags["kernel"] = k
     conv = nn.Conv2d(c, c, k, 1, k // 2, bias=False)
-    return Chain([MaskedOp([site], conv, nn.BatchNorm2d(c))])  # ReLU-conv-BN
+    # ReLU-conv-BN; with its input dropped the op is absent (output 0), not its BN constant
+    return Chain([MaskedOp([site], conv, nn.BatchNorm2d(c), absent_when_empty=True)])
 
 
 class MixedEdge(nn.Module):
@@ -127,6 +128,21 @@ class ResidualReduction(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shortcut(x) + self.conv_b(self.conv_a(x))
+
+
+class ScaledOp(nn.Module):
+    """``out_scale * op(in_scale * x)``: an operation of a compact cell with the gates it was
+    derived under (BayesNAS's switches; 1 for every other method), so that the compact net
+    equals the gated supernet and its structure never depends on the gates' values."""
+
+    def __init__(self, op: nn.Module, in_scale: float = 1.0, out_scale: float = 1.0):
+        super().__init__()
+        self.op = op
+        self.register_buffer("in_scale", torch.tensor(float(in_scale)))
+        self.register_buffer("out_scale", torch.tensor(float(out_scale)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.op(x * self.in_scale) * self.out_scale
 
 
 class CompactEdge(nn.Module):
@@ -253,6 +269,17 @@ class CellSupernet(Supernet):
             return [k // n for k in range(3 * n)]
         return list(range(3 * n))
 
+    def switch_layout(self, share: str = "all") -> SwitchLayout:
+        edges = tuple(edge_label(e) for e in range(len(EDGES)))
+        return SwitchLayout(len(self.cells()), edges, SEARCHED_OPS, tuple(self.groups(share)))
+
+    def architecture_from_children(self, kept: torch.Tensor) -> Architecture:
+        chosen = [
+            [{op for op, k in zip(SEARCHED_OPS, kept[u, e]) if k} for e in range(len(EDGES))]
+            for u in range(kept.shape[0])
+        ]
+        return self.architecture_from_ops(chosen, share="cell")
+
     def num_groups(self, share: str | None = None) -> int:
         return max(self.groups(share)) + 1
 
@@ -303,11 +330,28 @@ class CellSupernet(Supernet):
 
     # ---- export -----------------------------------------------------------------------------
     def compact_module(self) -> nn.Module:
+        """The compact net of the hard masks, each kept operation with the gates' scales (the
+        gating's current values; 1 without gating)."""
         b = self.body
-        stages = nn.ModuleList(
-            nn.ModuleList(CompactCell([_compact_edge(e) for e in cell.edges]) for cell in cells)
-            for cells in b.stages
-        )
+        gates = self.gating() if self.gating is not None else EdgeGates()
+        groups = self.groups()
+        cells = []
+        for k, cell in enumerate(self.cells()):
+            g = groups[k]
+            cells.append(
+                CompactCell(
+                    [
+                        _compact_edge(
+                            edge,
+                            None if gates.input_scale is None else gates.input_scale[g, e],
+                            None if gates.op_weights is None else gates.op_weights[g, e],
+                        )
+                        for e, edge in enumerate(cell.edges)
+                    ]
+                )
+            )
+        n = self.cells_per_stage
+        stages = nn.ModuleList(nn.ModuleList(cells[s * n : (s + 1) * n]) for s in range(3))
         return CellNet(
             copy.deepcopy(b.stem),
             stages,
@@ -327,15 +371,18 @@ def _sites(op: nn.Module) -> list[DropoutSite]:
     return [m for m in op.modules() if isinstance(m, DropoutSite)]
 
 
-def _compact_edge(edge: MixedEdge) -> CompactEdge:
+@torch.no_grad()
+def _compact_edge(edge: MixedEdge, in_scale=None, weights=None) -> CompactEdge:
     ops = []
-    for op in edge.ops:
+    for k, op in enumerate(edge.ops):
         if isinstance(op, MaskedParamFree):
             part = op.compact()  # None: nothing kept, its output is zero
         else:
-            part = compact_chain(list(op.ops))  # a dropped conv is its BN's constant
+            part = compact_chain(list(op.ops))  # None: an absent conv, its output is zero
         if part is not None:
-            ops.append(part)
+            a = 1.0 if in_scale is None else float(in_scale)
+            w = 1.0 if weights is None else float(weights[k])
+            ops.append(ScaledOp(part, a, w))
     return CompactEdge(ops)
 
 

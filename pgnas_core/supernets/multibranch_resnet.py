@@ -14,17 +14,18 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..architecture import Architecture
 from ..nn.compact_ops import Chain, compact_chain
 from ..nn.masked_op import MaskedOp
 from ..nn.sites import DropoutSite
-from .base import Supernet
+from .base import Supernet, SwitchLayout
 from .registry import register_supernet
 
 
-def _conv_op(cin: int, cout: int, k: int, stride: int, **tags) -> MaskedOp:
+def _conv_op(cin: int, cout: int, k: int, stride: int, absent: bool = False, **tags) -> MaskedOp:
     site = DropoutSite(cin, kernel=k, **tags)
     conv = nn.Conv2d(cin, cout, k, stride, padding=k // 2, bias=False)
-    return MaskedOp([site], conv, nn.BatchNorm2d(cout))
+    return MaskedOp([site], conv, nn.BatchNorm2d(cout), absent_when_empty=absent)
 
 
 class DownsampleSkip(nn.Module):
@@ -63,11 +64,26 @@ class ResidualBlock(nn.Module):
         self.skip = skip
         self.branches = nn.ModuleList(branches)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, scale=None, weights=None) -> torch.Tensor:
+        """``skip(x) + sum_b w_b branch_b(scale * x)`` (switches: BayesNAS; else 1)."""
         out = self.skip(x)
-        for branch in self.branches:
-            out = out + branch(x)
+        xb = x if scale is None else x * scale
+        for b, branch in enumerate(self.branches):
+            out = out + (branch(xb) if weights is None else weights[b] * branch(xb))
         return out
+
+
+class ScaledBranch(nn.Module):
+    """``out_scale * branch(in_scale * x)``: a compact branch with its switches' values."""
+
+    def __init__(self, branch: nn.Module, in_scale: float, out_scale: float):
+        super().__init__()
+        self.branch = branch
+        self.register_buffer("in_scale", torch.tensor(float(in_scale)))
+        self.register_buffer("out_scale", torch.tensor(float(out_scale)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.branch(x * self.in_scale) * self.out_scale
 
 
 class ResNetBody(nn.Module):
@@ -77,8 +93,14 @@ class ResNetBody(nn.Module):
         super().__init__()
         self.stem, self.blocks, self.classifier = stem, blocks, classifier
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = F.relu(self.blocks(self.stem(x)))
+    def forward(self, x: torch.Tensor, gates=None) -> torch.Tensor:
+        h = self.stem(x)
+        if gates is None:
+            h = self.blocks(h)
+        else:  # switches: block u's input scale and branch weights
+            for u, block in enumerate(self.blocks):
+                h = block(h, gates.input_scale[u, 0], gates.op_weights[u, 0])
+        x = F.relu(h)
         return self.classifier(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))  # (B, C)
 
 
@@ -104,9 +126,14 @@ class MultiBranchResNet(Supernet):
         in_channels: int = 3,
         num_classes: int = 10,
         stem_stride: int = 1,
+        switches: bool = False,
     ):
+        """``switches``: built for BayesNAS's switches (a parent per block over its branches,
+        a child per branch output): a branch with every input dropped is absent (zero), not
+        its BN's constant, and the export keeps the switches' values."""
         super().__init__()
         widths, branch_kernels = tuple(widths), tuple(branch_kernels)
+        self.switches, self.gating = switches, None
         if not 1 <= len(branch_kernels) <= 4:
             raise ValueError(f"branch_kernels={branch_kernels}: 1 to 4 branches")
         stem = nn.Sequential(
@@ -121,8 +148,8 @@ class MultiBranchResNet(Supernet):
                 branches = [
                     Chain(
                         [
-                            _conv_op(cin, width, k, stride, branch=i, layer=1, **tags),
-                            _conv_op(width, width, k, 1, branch=i, layer=2, **tags),
+                            _conv_op(cin, width, k, stride, switches, branch=i, layer=1, **tags),
+                            _conv_op(width, width, k, 1, switches, branch=i, layer=2, **tags),
                         ]
                     )
                     for i, k in enumerate(branch_kernels)
@@ -148,12 +175,49 @@ class MultiBranchResNet(Supernet):
         self.finalize()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.body(x)
+        return self.body(x, None if self.gating is None else self.gating())
+
+    # ---- switches (BayesNAS): a parent per block, a child per branch -------------------------
+    def switch_layout(self, share: str = "all") -> SwitchLayout | None:
+        if not self.switches:
+            return None
+        n = len(self.body.blocks)
+        kernels = [
+            op.conv.kernel_size[0] for op in (br.ops[0] for br in self.body.blocks[0].branches)
+        ]
+        children = tuple(f"branch{i} {k}x{k}" for i, k in enumerate(kernels))
+        return SwitchLayout(n, ("block",), children, tuple(range(n)))  # no sharing: blocks differ
+
+    def attach_gating(self, gating: nn.Module | None, share: str = "all") -> None:
+        if not self.switches:
+            raise TypeError("build the supernet with switches=True to gate it")
+        self.gating = gating
+
+    def architecture_from_children(self, kept: torch.Tensor) -> Architecture:
+        masks = {}
+        for u, block in enumerate(self.body.blocks):
+            for b, branch in enumerate(block.branches):
+                for op in branch.ops:
+                    for site in op.sites:
+                        masks[site.name] = torch.full((site.channels,), float(kept[u, 0, b]))
+        for s in self.sites():  # the skips' and the classifier's sites: kept whole
+            masks.setdefault(s.name, torch.ones(s.channels))
+        return self.architecture_from_masks(masks)
 
     def compact_module(self) -> nn.Module:
+        gates = self.gating() if self.gating is not None else None
         blocks = []
-        for block in self.body.blocks:
-            branches = [compact_chain(list(br.ops)) for br in block.branches]
+        for u, block in enumerate(self.body.blocks):
+            branches = []
+            for b, br in enumerate(block.branches):
+                part = compact_chain(list(br.ops))
+                if part is None:
+                    continue  # an absent branch (switches): zero
+                if self.switches:  # the structure never depends on the switches' values
+                    a = 1.0 if gates is None else float(gates.input_scale[u, 0])
+                    w = 1.0 if gates is None else float(gates.op_weights[u, 0, b])
+                    part = ScaledBranch(part, a, w)
+                branches.append(part)
             skip = block.skip
             if isinstance(skip, DownsampleSkip):
                 # each path's input is already pooled, so a constant path needs no upstream

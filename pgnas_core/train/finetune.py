@@ -40,3 +40,21 @@ def finetune(
             opt.step()
             sched.step()
     return model.eval()
+
+
+def train_from_scratch(
+    model: torch.nn.Module,
+    train_set,
+    epochs: int,
+    lr: float,
+    batch_size: int,
+    seed: int = 0,
+    progress: bool = True,
+) -> torch.nn.Module:
+    """A derived architecture trained from fresh weights (SPEC_METHODS section 1's second
+    number): ``model`` re-initialised with ``seed``, then :func:`finetune`'s schedule."""
+    from ..nn.init import reinitialise
+
+    return finetune(
+        reinitialise(model, seed), train_set, epochs, lr, batch_size, seed, progress=progress
+    )

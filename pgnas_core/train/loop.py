@@ -60,10 +60,14 @@ class TrainingMethod(Protocol):
 
     def build_supernet(self, data) -> nn.Module: ...  # the supernet, its units gated
     def training_split(self, data): ...  # the dataset the weights train on
+    def num_epochs(self) -> int: ...  # how many epochs the training has
+    def split_for_epoch(self, data, epoch: int): ...  # an epoch's data (phases: BayesNAS)
     def make_optimizer(self, net, steps_per_epoch: int) -> torch.optim.Optimizer: ...
-    def gate_for_training(self, net) -> None: ...  # at the start of every epoch
+    def make_scheduler(self, opt, steps_per_epoch: int): ...  # train.schedule, per step
+    def gate_for_training(self, net, epoch: int) -> None: ...  # at the start of every epoch
     def loss_terms(self, net) -> torch.Tensor: ...  # added to the CE of every step
     def before_step(self, net, epoch: int, step: int) -> None: ...  # e.g. an architecture step
+    def after_epoch(self, net, epoch: int, data) -> None: ...  # e.g. BayesNAS's prior update
     def evaluation_mode(self, net) -> AbstractContextManager: ...  # the net validated per epoch
     def gate_for_evaluation(self, net) -> None: ...  # how the trained net is handed back
     def epoch_stats(self, net) -> dict: ...  # extra history.csv columns
@@ -174,7 +178,7 @@ def train_supernet(
         run.restore()
     run.wrap()
     with _stop_on_sigint() as sigint:
-        for epoch in range(run.next_epoch, train.epochs + 1):
+        for epoch in range(run.next_epoch, run.epochs + 1):
             run.train_epoch(epoch, sigint)
             run.end_of_epoch(epoch)
             if sigint["stop"]:
@@ -203,6 +207,8 @@ class Training:
         self.device = local_device(resolve_device(train.device))
         torch.manual_seed(train.seed)
         self.net = method.build_supernet(data).to(self.device)
+        self.data = data
+        self.epochs = method.num_epochs()
         self.split = method.training_split(data)
         self.batch = data_cfg.batch_size
         if self.batch < self.ctx.world_size:
@@ -213,7 +219,7 @@ class Training:
             )
         self.steps = steps_per_epoch(len(self.split), self.batch)
         self.opt = method.make_optimizer(self.net, self.steps)
-        self.sched = make_scheduler(self.opt, train, self.steps)
+        self.sched = method.make_scheduler(self.opt, self.steps)
         x_val, y_val = stack_split(data.val)
         self.x_val, self.y_val = x_val.to(self.device), y_val.to(self.device)
         self.sample_shape = tuple(x_val.shape[1:])
@@ -268,7 +274,9 @@ class Training:
     def train_epoch(self, epoch: int, sigint: dict) -> None:
         self.tic = time.perf_counter()
         self.net.train()
-        self.method.gate_for_training(self.net)
+        self.split = self.method.split_for_epoch(self.data, epoch)
+        self.steps = steps_per_epoch(len(self.split), self.batch)
+        self.method.gate_for_training(self.net, epoch)
         first = self.next_step if epoch == self.next_epoch else 0
         if first == 0:
             self.sums = EpochSums()
@@ -298,7 +306,7 @@ class Training:
         )
         bar = tqdm(
             total=self.steps - first,
-            desc=f"{self.method.name} epoch {epoch}/{t.epochs}",
+            desc=f"{self.method.name} epoch {epoch}/{self.epochs}",
             disable=not self.progress or not self.ctx.is_main,
             leave=False,
         )
@@ -322,7 +330,7 @@ class Training:
             if every and done % every == 0 and done < self.steps:
                 self.save(epoch - 1, done)
             if self.on_step is not None:
-                self.on_step((epoch - 1) * self.steps + done)
+                self.on_step(self._steps_before(epoch) + done)
         bar.close()
 
     def _next_batch(self, batches):
@@ -380,13 +388,22 @@ class Training:
         where = f"the last good checkpoint is {last}" if last else "no checkpoint was saved yet"
         return (
             f"the loss became {value} at epoch {epoch}, step {step} (global step "
-            f"{(epoch - 1) * self.steps + step}); {where}; likely cause: {'; '.join(causes)}"
+            f"{self._steps_before(epoch) + step}); {where}; likely cause: {'; '.join(causes)}"
         )
 
     # ---- end of epoch -------------------------------------------------------------------
+    def _steps_before(self, epoch: int) -> int:
+        """Optimisation steps of the epochs before ``epoch`` (their splits may differ)."""
+        return sum(
+            steps_per_epoch(len(self.method.split_for_epoch(self.data, e)), self.batch)
+            for e in range(1, epoch)
+        )
+
     def end_of_epoch(self, epoch: int) -> None:
-        """Validate the method's evaluation net, write history and tables, checkpoint."""
+        """The method's end-of-epoch work (e.g. BayesNAS's prior update); validate its
+        evaluation net, write history and tables, checkpoint."""
         self.net.eval()
+        self.method.after_epoch(self.net, epoch, self.data)
         if not self.ctx.is_main:
             return
         with self.method.evaluation_mode(self.net):
@@ -418,7 +435,7 @@ class Training:
     def _epoch_line(self) -> str:
         h = self.history[-1]
         line = (
-            f"[{self.method.name}] epoch {h['epoch']}/{self.train.epochs}  loss "
+            f"[{self.method.name}] epoch {h['epoch']}/{self.epochs}  loss "
             f"{h['train_loss']:.3f} (ce {h['train_ce']:.3f} + terms {h['train_reg']:.3f})  "
             f"train acc {h['train_acc']:.3f}  val acc {h['val_acc']:.3f}"
         )
