@@ -25,6 +25,20 @@ def demo_config(overrides: tuple[str, ...] = ()):
     return resolve_config("demo", None, ["train.device=cpu", "method.baselines=[]", *overrides])
 
 
+def training(cfg, out: Path):
+    """A :class:`pgnas_core.train.loop.Training` of ``cfg``'s method writing under ``out``,
+    built as a search builds it (epochs are then run one by one with ``train_epoch``)."""
+    from pgnas_core.data import load_data
+    from pgnas_core.methods import create_method
+    from pgnas_core.run.run_dir import MethodDir
+    from pgnas_core.train.loop import Training
+
+    data = load_data(cfg.data)
+    method = create_method(cfg.method.name, cfg)
+    files = MethodDir(out, method.name).training_files(method)
+    return Training(method, data, cfg.train, cfg.data, files, progress=False, on_step=None)
+
+
 def demo_supernet(device: str = "cpu", progress: bool = False):
     """(cfg, net, data): the demo supernet trained once (``pgnas train``, cached) and its data
     splits, loaded back like every trained run (``load_supernet``)."""

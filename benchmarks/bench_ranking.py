@@ -46,7 +46,8 @@ def main(argv=None):
     ap.add_argument(
         "--configs",
         default="exhaustive:compact,racing:compact",
-        help="method:engine pairs run at every size (racing:batched added for C <= naive-max)",
+        help="method:engine[:precision] run at every size (precision fp32 | bf16 | auto, "
+        "default fp32; racing:batched added for C <= naive-max)",
     )
     ap.add_argument(
         "--naive-random",
@@ -74,7 +75,7 @@ def main(argv=None):
     x, y = stack_split(data.val)
     rows, wall = [], time.perf_counter()
 
-    def fast(seeds, method, engine, order_seed=0):
+    def fast(seeds, method, engine, order_seed=0, precision="fp32"):
         return _common.timed(
             _common.fast_rank,
             net,
@@ -85,6 +86,7 @@ def main(argv=None):
             rank=method,
             rank_engine=engine,
             race_order_seed=order_seed,
+            precision=precision,
         )
 
     for c in [int(s) for s in a.sizes.split(",")]:
@@ -139,30 +141,33 @@ def main(argv=None):
                 **spread,
             )
         )
-        configs = [tuple(p.split(":")) for p in a.configs.split(",") if p]
+        configs = [(*p.split(":"), "fp32")[:3] for p in a.configs.split(",") if p]
         if c <= a.naive_max:
-            configs += [("racing", "batched")]
+            configs += [("racing", "batched", "fp32")]
         runs = [
-            (m, e, o)
-            for m, e in configs
+            (m, e, p, o)
+            for m, e, p in configs
             for o in ([int(v) for v in a.order_seeds.split(",")] if m == "racing" else [0])
         ]
-        for method, engine, order in runs:
-            table, t = fast(seeds, method, engine, order)
+        for method, engine, precision, order in runs:
+            table, t = fast(seeds, method, engine, order, precision)
             w = best_candidate(table)
             if a.save_tables:
                 suffix = f"_order{order}" if method == "racing" else ""
                 table.to_csv(
-                    _common.RESULTS / f"ranking_table_{c}_{method}_{engine}{suffix}.csv",
+                    _common.RESULTS
+                    / f"ranking_table_{c}_{method}_{engine}_{precision}{suffix}.csv",
                     index=False,
                 )
-            if method == "exhaustive" and ex_winner is None:
+            if method == "exhaustive" and precision == "fp32" and ex_winner is None:
                 ex_winner = w
             rows.append(
                 dict(
                     C=c,
                     method=method,
                     engine=engine,
+                    precision=table.attrs["precision"],
+                    bf16_flip_margin=table.attrs["bf16_flip_margin"],
                     order_seed=order,
                     seconds=t,
                     s_per_candidate=t / c,
@@ -175,7 +180,8 @@ def main(argv=None):
                 )
             )
             print(
-                f"C={c:5d} {method:10s} {engine:8s} order {order} {t:8.1f}s  {t / c:.3f}s/cand  "
+                f"C={c:5d} {method:10s} {engine:8s} {precision} order {order} {t:8.1f}s  "
+                f"{t / c:.3f}s/cand  "
                 f"x{t_naive_total / t:5.2f} vs naive ({t_naive_total:.1f}s"
                 f"{' extrapolated' if n_naive < c else ''})  winner {int(w['seed'])} val acc "
                 f"{w['val_acc']:.4f}  images {rows[-1]['images']}",

@@ -19,9 +19,6 @@ from pathlib import Path
 import torch
 
 from pgnas_core.config import resolve_config
-from pgnas_core.data import load_data
-from pgnas_core.methods import create_method
-from pgnas_core.run.run_dir import MethodDir
 from pgnas_core.train.loop import Training
 
 import _common
@@ -44,10 +41,7 @@ def make_training(label: str, overrides: list[str], train_size: int, out: Path) 
             *overrides,
         ],
     )
-    data = load_data(cfg.data)
-    method = create_method(cfg.method.name, cfg)
-    files = MethodDir(out, method.name).training_files(method)
-    return Training(method, data, cfg.train, cfg.data, files, progress=False, on_step=None)
+    return _common.training(cfg, out)
 
 
 def main(argv=None):

@@ -1,11 +1,13 @@
 """Training throughput and peak memory of a supernet's PGNAS step (relaxed masks + Eq. 15),
-eager and under torch.compile, on the current device (CUDA when there is one).
+eager and under torch.compile, in fp32 and in bf16 autocast (where the device has native
+bf16: ``train.precision``), on the current device (CUDA when there is one).
 
 CIFAR cannot exist offline here, so the inputs are random tensors of the supernet's input
 size and channels (32x32x3 for SupNet-M): the step's cost does not depend on the pixel values.
 
     python benchmarks/bench_train_throughput.py                        # SupNet-M, batch 128
     python benchmarks/bench_train_throughput.py --supernet supnet_m_small --steps 20
+    python benchmarks/bench_train_throughput.py --precisions fp32,bf16 --no-compile
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import torch.nn.functional as F
 from pgnas_core.supernets import create_supernet
 from pgnas_core.supernets.registry import supernet_entry
 from pgnas_core.train.loss import regulariser
+from pgnas_core.train.precision import autocast, bf16_capability, resolve_precision
 
 import _common
 
@@ -32,7 +35,13 @@ def peak_memory_gb(device: torch.device) -> float:
 
 
 def measure(
-    name: str, device: torch.device, batch: int, steps: int, warmup: int, compiled: bool
+    name: str,
+    device: torch.device,
+    batch: int,
+    steps: int,
+    warmup: int,
+    compiled: bool,
+    precision: str = "fp32",
 ) -> dict:
     torch.manual_seed(0)
     net = create_supernet(name).to(device).train()
@@ -47,7 +56,9 @@ def measure(
         torch.cuda.reset_peak_memory_stats(device)
 
     def step():
-        loss = F.cross_entropy(forward(x), y) + regulariser(net, 50.0).total / 50_000
+        with autocast(precision, device):  # as the training loop: the forward only
+            logits = forward(x)
+        loss = F.cross_entropy(logits.float(), y) + regulariser(net, 50.0).total / 50_000
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
@@ -72,6 +83,7 @@ def measure(
         supernet=name,
         device=str(device),
         compiled=compiled,
+        precision=precision,
         batch=batch,
         steps=steps,
         warmup_s=warm,
@@ -90,6 +102,7 @@ def main(argv=None):
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--no-compile", dest="compile", action="store_false")
+    ap.add_argument("--precisions", default="fp32,auto", help="fp32, bf16, auto (comma-separated)")
     ap.add_argument("--quick", action="store_true", help="supnet_m_small, 5 steps")
     a = ap.parse_args(argv)
     if a.quick:
@@ -98,18 +111,33 @@ def main(argv=None):
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     wall = time.perf_counter()
     rows = []
-    for compiled in [False, True] if a.compile else [False]:
-        r = measure(a.supernet, device, a.batch, a.steps, a.warmup, compiled)
+    precisions = list(
+        dict.fromkeys(
+            resolve_precision(p, device, "--precisions") for p in a.precisions.split(",") if p
+        )
+    )
+    print(bf16_capability(device))
+    for compiled, precision in [
+        (c, p) for c in ([False, True] if a.compile else [False]) for p in precisions
+    ]:
+        r = measure(a.supernet, device, a.batch, a.steps, a.warmup, compiled, precision)
         rows.append(r)
         print(
-            f"{r['supernet']} on {r['device']} {'compiled' if compiled else 'eager   '}: "
+            f"{r['supernet']} on {r['device']} {'compiled' if compiled else 'eager   '} "
+            f"{precision}: "
             f"{r['images_per_s']:8.1f} images/s ({1000 * r['median_step_s']:.1f} ms/step, "
             f"batch {a.batch}), peak memory {r['peak_memory_gb']:.2f} GB, warm-up "
             f"{r['warmup_s']:.1f}s",
             flush=True,
         )
     _common.write_results(
-        "train_throughput", rows, {"args": vars(a), "wall_seconds": time.perf_counter() - wall}
+        "train_throughput",
+        rows,
+        {
+            "args": vars(a),
+            "bf16": bf16_capability(device),
+            "wall_seconds": time.perf_counter() - wall,
+        },
     )
 
 

@@ -56,7 +56,7 @@ NON_NUMERIC_FIELDS = frozenset(
         "search.rank_engine",
         "search.candidates_per_pass",
         "search.compact_cache_params",
-        "search.gpu_fast",
+        "search.channels_last",
         "search.stem_cache",
         "search.fold_bn",
     }
@@ -146,15 +146,19 @@ class RunConfig:
 
 def _migrate(d: dict) -> dict:
     """Read configs written before the method interface: ``posterior.method`` became
-    ``method.name`` and ``search.random_baseline`` became ``method.baselines``."""
+    ``method.name`` and ``search.random_baseline`` became ``method.baselines``; and before
+    ``search.precision``: ``search.gpu_fast`` (bf16 on CUDA, always) is gone."""
     if not isinstance(d, dict):
         return d
     posterior, search = d.get("posterior"), d.get("search")
     legacy_name = isinstance(posterior, dict) and "method" in posterior
     legacy_baseline = isinstance(search, dict) and "random_baseline" in search
-    if not (legacy_name or legacy_baseline):
+    legacy_fast = isinstance(search, dict) and "gpu_fast" in search
+    if not (legacy_name or legacy_baseline or legacy_fast):
         return d
     d = copy.deepcopy(d)
+    if legacy_fast:
+        d["search"].pop("gpu_fast")
     method = d.setdefault("method", {})
     if legacy_name:  # a legacy field set later (e.g. by --set) wins over the preset's section
         method["name"] = d["posterior"].pop("method")

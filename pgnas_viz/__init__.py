@@ -26,21 +26,37 @@ from .posterior_math import (
     relaxed_mask_samples,
     typical_site_norms,
 )
+from .switches import (
+    plot_magnitude_vs_relevance,
+    plot_relevance,
+    relevance_grid,
+    relevance_notes,
+    switch_table,
+)
 from .training_curves import plot_training_curves
 from .widgets import (
     L2Explorer,
     PriorExplorer,
+    PruningExplorer,
     TauExplorer,
     TrainButton,
     l2_explorer,
     prior_explorer,
+    pruning_explorer,
     tau_explorer,
     train_button,
 )
 
 __all__ = [
+    "plot_magnitude_vs_relevance",
+    "plot_relevance",
+    "relevance_grid",
+    "relevance_notes",
+    "switch_table",
     "PriorExplorer",
+    "PruningExplorer",
     "prior_explorer",
+    "pruning_explorer",
     "cell_graph",
     "cell_table",
     "plot_arch_weights",

@@ -28,11 +28,14 @@ def cell_table(arch: Architecture, stage: int = 0, block: int = 0) -> pd.DataFra
     ].reset_index(drop=True)
 
 
-def cell_graph(arch, stage: int = 0, block: int = 0, show_dropped: bool = False):
+def cell_graph(
+    arch, stage: int = 0, block: int = 0, show_dropped: bool = False, notes: dict | None = None
+):
     """A derived cell: its 4 nodes, and each kept operation as a box on its edge, labelled
     with the proportion of its input channels kept (more kept, darker; an edge with no kept
     operation is "none" and not drawn). ``arch``: an Architecture of a cell supernet, or a
-    run directory / RunResults (its winner)."""
+    run directory / RunResults (its winner). ``notes``: (edge, operation) -> a line added
+    to its label (e.g. BayesNAS's relevance: :func:`pgnas_viz.relevance_notes`)."""
     if is_run(arch):
         run = as_run(arch)
         if run.architecture is None:
@@ -58,7 +61,9 @@ def cell_graph(arch, stage: int = 0, block: int = 0, show_dropped: bool = False)
             shade = int(255 - 90 * float(row["kept_fraction"]))
             attrs = {"fillcolor": f"#{shade:02x}{shade:02x}ff"}
             g.ops.append(row["op"])
-        g.node(row["op"], f"{row['kept_fraction']:.2f}  {row['operation']}", **attrs)
+        label = f"{row['kept_fraction']:.2f}  {row['operation']}"
+        note = (notes or {}).get((row["edge"], row["operation"]))
+        g.node(row["op"], label if note is None else f"{label}\n{note}", **attrs)
         g.edge(f"n{i}", row["op"])
         g.edge(row["op"], f"n{j}")
     warn_if_no_dot()

@@ -323,3 +323,76 @@ def prior_explorer(sweep: pd.DataFrame) -> PriorExplorer:
     with ``lambda0``, ``sigma0``, ``run_dir``, ``param_free_fraction``, ``val_acc``; e.g.
     :func:`pgnas_core.run.experiments.run_grid`'s table with the fields renamed)."""
     return PriorExplorer(sweep)
+
+
+class PruningExplorer(widgets.VBox):
+    """BayesNAS's lambda over runs trained in a small sweep, and its pruning threshold live
+    (no retraining): the nearest trained run's relevance heatmap at the threshold, and the
+    pruned supernet's validation accuracy and size, evaluated on the spot."""
+
+    def __init__(self, sweep: pd.DataFrame, runs: dict | None = None):
+        if sweep.empty or not {"lam", "run_dir"} <= set(sweep.columns):
+            raise ValueError("the sweep needs one row per trained run with 'lam' and 'run_dir'")
+        self.sweep = sweep.reset_index(drop=True)
+        self.lam_slider = _log_slider(self.sweep["lam"], "lambda")
+        self.threshold_slider = widgets.FloatSlider(
+            value=0.1,
+            min=0.0,
+            max=0.95,
+            step=0.05,
+            description="threshold",
+            continuous_update=False,
+        )
+        self.image = widgets.Image(format="png", layout=_image_layout())
+        self.summary = widgets.HTML()
+        self.text = ""
+        self._runs = {str(p.run_dir): p for p in (runs or {}).values()}
+        super().__init__(
+            [widgets.HBox([self.lam_slider, self.threshold_slider]), self.summary, self.image]
+        )
+        self.add_class("pgnas-pruning-explorer")
+        for s in (self.lam_slider, self.threshold_slider):
+            s.observe(self.update, names="value")
+        self.update()
+
+    def _run(self, run_dir: str):
+        from pgnas_core.run.pruning import PrunedRun
+
+        key = str(run_dir)
+        if key not in self._runs:
+            self._runs[key] = PrunedRun(run_dir)
+        return self._runs[key]
+
+    def update(self, change=None) -> str:
+        from .switches import plot_relevance
+
+        lam, threshold = float(self.lam_slider.value), float(self.threshold_slider.value)
+        values = self.sweep["lam"].astype(float).to_numpy()
+        row = self.sweep.iloc[int(np.argmin(np.abs(np.log(values) - math.log(lam))))]
+        self.nearest = row
+        pruned = self._run(row["run_dir"])
+        self.result = pruned.at_threshold(threshold)
+        table = pruned.switch_table(threshold)
+
+        def draw(ax):
+            plot_relevance(table, ax=ax)
+            ax.set_title(f"lambda = {row['lam']:.3g}, threshold {threshold:.2f} (× pruned)")
+
+        self.image.value = figure_png(draw, figsize=(7, 3.6))
+        r = self.result
+        self.text = (
+            f"lambda={lam:.3g} (nearest trained {row['lam']:.3g}), threshold "
+            f"{threshold:.2f}: {r['kept_children']}/{r['children']} operations and "
+            f"{r['kept_parents']} edges kept; val acc {r['val_acc']:.3f} "
+            f"(unpruned {pruned.evaluate(None)['val']:.3f})"
+        )
+        self.summary.value = _summary(self.text)
+        return self.text
+
+
+def pruning_explorer(sweep: pd.DataFrame, runs: dict | None = None) -> PruningExplorer:
+    """Sliders for BayesNAS's lambda (over a sweep of trained runs: one row each with
+    ``lam`` and ``run_dir``, e.g. :func:`pgnas_core.run.experiments.run_grid`'s table with
+    ``bayesnas.lam`` renamed) and its pruning threshold (live). ``runs``: already loaded
+    :class:`pgnas_core.run.pruning.PrunedRun` objects to reuse (any keys)."""
+    return PruningExplorer(sweep, runs)

@@ -16,7 +16,7 @@ from pgnas_core.config import resolve_config
 from pgnas_core.methods import create_method
 from pgnas_core.methods.base import supernet_options
 from pgnas_core.methods.bayesnas import ard_update
-from pgnas_core.train.curvature import diagonal_ggn
+from pgnas_core.train.curvature import diagonal_ggn, per_sample_ggn_diagonal
 
 from cli_run import run_cli
 
@@ -76,6 +76,29 @@ def test_diagonal_ggn_equals_the_dense_one():
             g += j.T @ (torch.diag(p) - torch.outer(p, p)) @ j
         per_batch.append(torch.diagonal(g) / len(x))
     assert torch.allclose(got, torch.stack(per_batch).mean(0), atol=1e-6)
+    assert torch.allclose(diagonal_ggn(net, {"s": net.s}, batches, chunk_size=4)["s"], got)
+
+
+def test_the_per_sample_switch_route_equals_torch_func():
+    """What BayesNAS runs (per-sample switch copies, C backward passes) against the
+    torch.func route checked above, on the tiny cell supernet with switches away from 1."""
+    method, net = _method_and_net()
+    torch.manual_seed(1)
+    with torch.no_grad():
+        net.gating.parent.uniform_(0.5, 1.5)
+        net.gating.child.uniform_(0.5, 1.5)
+        for m in net.modules():  # statistics of these inputs, so the logits are not saturated
+            if isinstance(m, nn.BatchNorm2d):
+                m.momentum = None
+        net.train()
+        net(torch.randn(64, 1, 8, 8))
+    batches = [(torch.randn(5, 1, 8, 8), None), (torch.randn(3, 1, 8, 8), None)]
+    switches = {"gating.parent": net.gating.parent, "gating.child": net.gating.child}
+    ref = diagonal_ggn(net, switches, batches)
+    got = per_sample_ggn_diagonal(net, net.gating.per_sample, batches)
+    for name, want in ref.items():
+        assert want.abs().max() > 1e-4, name  # a real curvature, not a vanishing one
+        assert torch.allclose(got[name], want, rtol=1e-4, atol=1e-7), name
 
 
 def _method_and_net():
@@ -92,6 +115,7 @@ def test_a_pruned_parent_removes_its_children():
     method.gamma["child"].fill_(1.0)
     method.gamma["parent"].fill_(1.0)
     method.gamma["parent"][0, 2] = 1e-6  # edge 2<-1: its parent is irrelevant
+    method.gamma["child"][0, 2] = 1.0  # even with relevant children of its own
     kept = method.kept(net)
     assert not kept["parent"][0, 2] and not kept["child"][0, 2].any()
     assert kept["child"][0, [0, 1, 3, 4, 5]].all()

@@ -107,6 +107,20 @@ def test_balenas_sigma_follows_its_precision(tmp_path):
     assert not torch.allclose(run.method.sigma(run.net), torch.tensor(0.2))
 
 
+def test_balenas_with_ivon_starts_at_sigma0_and_learns(tmp_path):
+    """optimizer=ivon: IVON's Hessian estimate starts where sigma0 says, then moves with the
+    data, and the architecture means move."""
+    run = _training(
+        tmp_path, "balenas", "balenas.optimizer=ivon", "balenas.sigma0=0.2", "train.epochs=1"
+    )
+    assert torch.allclose(run.method.sigma(run.net), torch.tensor(0.2))
+    before = run.net.gating.alpha.detach().clone()
+    run.train_epoch(1, {"stop": False})
+    sigma = run.method.sigma(run.net)
+    assert sigma.isfinite().all() and not torch.allclose(sigma, torch.tensor(0.2))
+    assert not torch.allclose(run.net.gating.alpha.detach(), before)
+
+
 # ---- the proxies, against hand computations ----------------------------------------------------
 def _two_layers(bias: bool):
     torch.manual_seed(0)

@@ -5,12 +5,10 @@ import pytest
 import torch
 
 from pgnas_core.config import resolve_config
-from pgnas_core.data import load_data, stack_split
 from pgnas_core.rank import RowStore, SearchConfig, best_candidate, naive_rank, rank_candidates
 from pgnas_core.rank.candidates import RANKED_COLUMNS
 from pgnas_core.rank.engines import batched_outcomes, module_outcomes, stacked_masks
 from pgnas_core.rank.sampling import sample_architecture
-from pgnas_core.run.pipeline import train
 
 
 def fast_rank(
@@ -52,19 +50,21 @@ def store_at(folder):
     )
 
 
+class Interrupt(Exception):
+    pass
+
+
+def stop_after(n):
+    """An ``on_pass`` hook that interrupts a ranking at its n-th candidate pass."""
+
+    def hook(passes):
+        if passes >= n:
+            raise Interrupt
+
+    return hook
+
+
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
-
-
-@pytest.fixture(scope="module")
-def trained(tmp_path_factory, one_thread):
-    """supnet_m_tiny trained 2 epochs on digits (a few seconds), its val and train tensors."""
-    torch.manual_seed(0)
-    cfg = resolve_config("digits", None, ["train.epochs=2", "train.device=cpu", "posterior.l2=20"])
-    data = load_data(cfg.data)
-    net = train(cfg, data, tmp_path_factory.mktemp("run"), "pgnas", progress=False)
-    x_val, y_val = stack_split(data.val)
-    x_train, _ = stack_split(data.train.subset(torch.arange(len(data.train))))
-    return net, x_val, y_val, x_train
 
 
 @pytest.fixture(autouse=True)
@@ -183,17 +183,6 @@ def test_resume_skips_finished_candidates(trained, tmp_path, method):
     seeds = list(range(20))
     opts = dict(rank=method, rank_engine="batched", candidates_per_pass=4, race_first_chunk=50)
     reference = fast_rank(net, x, y, seeds, **opts)
-
-    class Interrupt(Exception):
-        pass
-
-    def stop_after(n):
-        def hook(passes):
-            if passes >= n:
-                raise Interrupt
-
-        return hook
-
     stop = reference.attrs["passes"] - 1  # interrupted during the last pass
     with pytest.raises(Interrupt):
         fast_rank(net, x, y, seeds, store=store_at(tmp_path), on_pass=stop_after(stop), **opts)

@@ -4,6 +4,7 @@ k, or after ranking pass k), not from watching files."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -13,6 +14,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import torch
+
+from pgnas_core.train.precision import native_bf16
 
 TINY = [
     "--preset",
@@ -58,8 +61,6 @@ def _assert_same_run(a: Path, b: Path) -> None:
         assert torch.equal(sa[k], sb[k]), k
     for name in ("keep_probs.csv", "candidates.csv", "best.json"):
         if name == "best.json":  # everything but the ranking's wall time
-            import json
-
             ja, jb = (json.loads((r / name).read_text()) for r in (a, b))
             ja.pop("rank_seconds"), jb.pop("rank_seconds")
             assert ja == jb
@@ -115,6 +116,34 @@ def test_sigint_saves_and_resumes(reference, tmp_path):
     r = _cli(out, "--resume", *steps)
     assert r.returncode == 0, r.stderr
     _assert_same_run(reference, out)
+
+
+BF16 = (
+    "--set",
+    "train.precision=bf16",
+    "--set",
+    "search.precision=bf16",
+    "--set",
+    "search.rank=racing",
+)
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not native_bf16("cpu"), reason="this CPU has no native bf16 (never emulated)")
+def test_sigkill_in_bf16_training_and_ranking_then_resume(tmp_path_factory):
+    """bf16 training (autocast) and bf16 racing: a kill in either resumes to identical files."""
+    ref = tmp_path_factory.mktemp("bf16") / "ref"
+    assert _cli(ref, *BF16).returncode == 0
+    table = pd.read_csv(ref / "candidates.csv")
+    assert set(table["precision"]) == {"bf16", "fp32"}  # screened, then survivors in fp32
+    for kill in ("train:5", "rank:7"):
+        out = tmp_path_factory.mktemp("bf16") / kill.replace(":", "_")
+        extra = (*BF16, "--set", "train.checkpoint_every_steps=1")
+        r = _cli(out, *extra, kill_after=kill)
+        assert r.returncode == -signal.SIGKILL, r.stderr
+        r = _cli(out, "--resume", *extra)
+        assert r.returncode == 0, r.stderr
+        _assert_same_run(ref, out)
 
 
 def test_nan_loss_names_step_checkpoint_and_cause(tmp_path, capsys):

@@ -20,7 +20,9 @@ import torch
 from torch import nn
 
 from ..architecture import Architecture
+from ..data import stack_split
 from ..errors import ConfigError, check_field
+from ..rank.bn_recalibration import bn_statistics_kept, recalibrate_bn
 from ..supernets import create_supernet
 from ..train.loop import make_scheduler
 from .registry import list_methods, method_class
@@ -118,6 +120,35 @@ class SearchMethod:
     def evaluation_mode(self, net):
         """The net validated after each epoch and reported as the trained supernet."""
         yield net
+
+    #: A derived net's BN statistics re-estimated on this many training batches under its own
+    #: architecture before it is evaluated (0: the supernet's statistics; see recalibrated)
+    bn_recalibration_batches: int = 0
+
+    def bind_data(self, data) -> None:
+        """Keep the un-augmented training images the BN recalibration runs on."""
+        n = self.bn_recalibration_batches * self.cfg.data.batch_size
+        if n > 0:
+            self._recal_images = stack_split(self.training_split(data))[0][:n]
+
+    @contextmanager
+    def recalibrated(self, net):
+        """Inside, ``net``'s BN statistics are re-estimated for its current architecture and
+        gates (``bn_recalibration_batches`` batches); on leaving, its own come back."""
+        images = getattr(self, "_recal_images", None)
+        on = self.bn_recalibration_batches > 0 and images is not None
+        with bn_statistics_kept(net, on):
+            if on:
+                was_training = net.training
+                net.eval()
+                recalibrate_bn(
+                    net,
+                    images.to(next(net.parameters()).device),
+                    self.bn_recalibration_batches,
+                    self.cfg.data.batch_size,
+                )
+                net.train(was_training)
+            yield net
 
     @contextmanager
     def derived_mode(self, net, arch: Architecture):

@@ -17,7 +17,7 @@ that share an architecture (``bayesnas.share``): a vector with one entry per cel
       C_j = (1 / gamma_g + H_j)^-1                          (posterior variance)
       omega_g = sqrt(sum_cells |1/gamma_g - C_j / gamma_g^2|)
       gamma_g = ||s_g|| / omega_g
-      child relevance = (1/gamma_child + 1/gamma_parent)^-1  (HARD: a pruned parent prunes)
+      gamma_child <- (1/gamma_child + 1/gamma_parent)^-1   (HARD: a pruned parent prunes)
 
   ``rounds`` > 1 repeats phase B and the update (T; the paper's is 1).
 - Derivation: every child whose relevance exceeds ``threshold`` times the largest child
@@ -45,7 +45,7 @@ from ..errors import PgnasError, check_choice, check_field
 from ..rank import export_subnet
 from ..supernets import configure_sites
 from ..supernets.cell import SHARING, EdgeGates
-from ..train.curvature import diagonal_ggn
+from ..train.curvature import per_sample_ggn_diagonal
 from ..train.evaluation import evaluate
 from .base import DeriveContext, Derived, SearchMethod
 from .registry import register_method
@@ -70,6 +70,9 @@ class BayesnasConfig:
     momentum: float = 0.9
     weight_decay: float = 1e-4  # of the weights (the switches have none)
     init: str = "one"  # gamma and omega start at 1 | uniform (in [0, 1], the official code)
+    # Evaluations re-estimate BN statistics on this many training batches (0: off): the lasso
+    # shrinks switches faster than eval-mode running statistics follow.
+    bn_recalibration_batches: int = 10
 
     def validate(self) -> BayesnasConfig:
         check_field("bayesnas.lam", self.lam, self.lam > 0, "a number > 0")
@@ -98,6 +101,12 @@ class BayesnasConfig:
         check_field("bayesnas.lr", self.lr, self.lr > 0, "a number > 0")
         check_field("bayesnas.momentum", self.momentum, 0 <= self.momentum < 1, "in [0, 1)")
         check_field("bayesnas.weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0")
+        check_field(
+            "bayesnas.bn_recalibration_batches",
+            self.bn_recalibration_batches,
+            self.bn_recalibration_batches >= 0,
+            "an integer >= 0 (0: off)",
+        )
         return self
 
 
@@ -108,9 +117,31 @@ class Switches(nn.Module):
         super().__init__()
         self.parent = nn.Parameter(torch.ones(units, edges))
         self.child = nn.Parameter(torch.ones(units, edges, children))
+        self._copies: dict[str, torch.Tensor] | None = None
 
     def forward(self) -> EdgeGates:
-        return EdgeGates(op_weights=self.child, input_scale=self.parent)
+        gates = self._copies or {"parent": self.parent, "child": self.child}
+        return EdgeGates(op_weights=gates["child"], input_scale=gates["parent"])
+
+    @contextmanager
+    def per_sample(self, n: int, trailing: int = 3):
+        """One copy of every switch per sample, shaped ``(*switch, n, 1, 1, 1)`` so that it
+        broadcasts over a batch of feature maps: sample k is scaled by its own copies only,
+        so their gradients are per-sample gradients (the curvature step's protocol; the
+        supernets multiply by the gates and need no change)."""
+        ones = (1,) * trailing
+        self._copies = {
+            name: p.detach()
+            .reshape(*p.shape, 1, *ones)
+            .expand(*p.shape, n, *ones)
+            .clone()
+            .requires_grad_()
+            for name, p in (("parent", self.parent), ("child", self.child))
+        }
+        try:
+            yield {f"gating.{k}": v for k, v in self._copies.items()}
+        finally:
+            self._copies = None
 
 
 @register_method
@@ -251,9 +282,11 @@ class BayesNAS(SearchMethod):
     def after_epoch(self, net, epoch: int, data) -> None:
         if self.in_warmup(epoch):
             return
-        self.update_priors(net, self._hessian_batches(data))
+        self.update_priors(net, self.curvature_batches(data))
 
-    def _hessian_batches(self, data):
+    def curvature_batches(self, data) -> list:
+        """The M batches the diagonal GGN is averaged over: the first M of the switch split,
+        un-augmented and in a fixed order (the same ones every round)."""
         x, y = stack_split(self.training_split(data))  # un-augmented, as evaluated
         b, m = self.cfg.data.batch_size, self.settings.hessian_batches
         return [
@@ -266,9 +299,7 @@ class BayesNAS(SearchMethod):
         device = net.gating.parent.device
         batches = [(x.to(device), y.to(device)) for x, y in batches]
         with torch.enable_grad():
-            h = diagonal_ggn(
-                net, {"gating.parent": net.gating.parent, "gating.child": net.gating.child}, batches
-            )
+            h = per_sample_ggn_diagonal(net, net.gating.per_sample, batches)
         lams = dict(zip(("parent", "child"), self.lams()))
         norms = self.group_norms(net)
         for level in ("parent", "child"):
@@ -278,14 +309,15 @@ class BayesNAS(SearchMethod):
                 norms[level].cpu(),
                 self.membership,
             )
+        # HARD: a child's variance is (1/gamma_child + 1/gamma_parent)^-1, kept as its gamma
+        # (as the official code does), so a pruned parent prunes its children in later rounds
+        gp = self.gamma["parent"].clamp_min(1e-30)[..., None]
+        self.gamma["child"] = 1 / (1 / self.gamma["child"].clamp_min(1e-30) + 1 / gp)
 
     def relevance(self) -> dict[str, torch.Tensor]:
-        """Parents: gamma; children: (1/gamma_child + 1/gamma_parent)^-1 (HARD)."""
-        gp, gc = self.gamma["parent"], self.gamma["child"]
-        return {
-            "parent": gp,
-            "child": 1 / (1 / gc.clamp_min(1e-30) + 1 / gp.clamp_min(1e-30)[..., None]),
-        }
+        """The posterior relevance of every group: its gamma (a child's already carries its
+        parent's, the HARD rule of :meth:`update_priors`)."""
+        return {"parent": self.gamma["parent"], "child": self.gamma["child"]}
 
     def scores(self, net, by: str | None = None) -> dict[str, torch.Tensor]:
         by = by or self.settings.prune_by
@@ -322,17 +354,34 @@ class BayesNAS(SearchMethod):
         return net.architecture_from_children(kept["child"][groups])
 
     # ---- evaluation and derivation --------------------------------------------------------
+    @property
+    def bn_recalibration_batches(self) -> int:
+        return self.settings.bn_recalibration_batches
+
+    def build_supernet(self, data):
+        net = super().build_supernet(data)
+        self.bind_data(data)
+        return net
+
+    @contextmanager
+    def evaluation_mode(self, net):
+        """The supernet with every switch (before pruning), BN statistics recalibrated."""
+        with self.recalibrated(net):
+            yield net
+
     @contextmanager
     def derived_mode(self, net, arch):
         """The supernet restricted to ``arch`` with the trained switch values (pruned
-        switches' operations absent)."""
+        switches' operations absent), BN statistics recalibrated for it."""
         net.apply_architecture(arch)
         try:
-            yield net
+            with self.recalibrated(net):
+                yield net
         finally:
             self.gate_for_evaluation(net)
 
     def derive(self, net, data, ctx: DeriveContext) -> Derived:
+        self.bind_data(data)
         arch = self.architecture(net, self.kept(net))
         with self.derived_mode(net, arch):
             compact = export_subnet(net, arch)
@@ -350,10 +399,12 @@ class BayesNAS(SearchMethod):
             "kept_children": float(kept["child"].float().mean()),
         }
 
-    def epoch_tables(self, net, epoch: int) -> dict[str, list[dict]]:
+    def epoch_tables(self, net, epoch: int, kept: dict | None = None) -> dict[str, list[dict]]:
         """One row per switch entry (unit, edge, op or "parent"): its value, its group's gamma
-        and omega, its posterior variance, its relevance, whether it is kept."""
-        kept, rel, layout = self.kept(net), self.relevance(), self.layout
+        and omega, its posterior variance, its relevance, whether it is kept (by the run's
+        rule, or by ``kept`` from :meth:`kept` with other settings)."""
+        kept = self.kept(net) if kept is None else kept
+        rel, layout = self.relevance(), self.layout
         values = {
             "parent": net.gating.parent.detach().cpu(),
             "child": net.gating.child.detach().cpu(),

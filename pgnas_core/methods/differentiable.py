@@ -20,7 +20,6 @@ from ..data.order import batch_at, mix_seed
 from ..data.splits import split_in_two
 from ..errors import PgnasError, check_choice, check_field
 from ..rank import export_subnet
-from ..rank.bn_recalibration import bn_statistics_kept, recalibrate_bn
 from ..supernets import configure_sites
 from ..supernets.cell import OPS, PARAM_FREE_OPS, SHARING, CellSupernet, EdgeGates, edge_label
 from ..train.distributed import context
@@ -131,30 +130,16 @@ class DifferentiableMethod(SearchMethod):
         gating = net.gating
         net.gating = None
         net.apply_architecture(arch)
-        recal = self.settings.bn_recalibration_batches
-        images = getattr(self, "_recal_images", None)
         try:
-            with bn_statistics_kept(net, recal > 0 and images is not None):
-                if recal > 0 and images is not None:
-                    was_training = net.training
-                    net.eval()
-                    recalibrate_bn(
-                        net,
-                        images.to(next(net.parameters()).device),
-                        recal,
-                        self.cfg.data.batch_size,
-                    )
-                    net.train(was_training)
+            with self.recalibrated(net):
                 yield net
         finally:
             net.gating = gating
             self.gate_for_evaluation(net)
 
-    def bind_data(self, data) -> None:
-        """Keep the un-augmented training images the BN recalibration runs on."""
-        n = self.settings.bn_recalibration_batches * self.cfg.data.batch_size
-        if n > 0:
-            self._recal_images = stack_split(self.training_split(data))[0][:n]
+    @property
+    def bn_recalibration_batches(self) -> int:
+        return self.settings.bn_recalibration_batches
 
     # ---- which splits: weights on one part of the training split, alpha on the other ----
     def _splits(self, data):

@@ -33,6 +33,19 @@ def conv_geometry(conv: nn.Module) -> Geometry:
     return Geometry()
 
 
+def with_weights(cls, *args, weight: torch.Tensor, bias: torch.Tensor | None = None, **kwargs):
+    """``cls(*args, **kwargs)`` (a conv or linear layer) holding copies of ``weight`` and
+    ``bias``, built on the meta device: no default initialisation and no allocation to throw
+    away. Building modules is most of what a compact export costs, paid per candidate when
+    ranking."""
+    with torch.device("meta"):
+        module = cls(*args, bias=bias is not None, **kwargs)
+    module.weight = nn.Parameter(weight.detach().clone())
+    if bias is not None:
+        module.bias = nn.Parameter(bias.detach().clone())
+    return module
+
+
 class ConstantFeatures(nn.Module):
     """The output of an operation that received no input: a per-channel constant (the BN of
     zeros), broadcast to the shape the operation would have produced."""

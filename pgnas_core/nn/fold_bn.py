@@ -15,6 +15,8 @@ import copy
 import torch
 from torch import nn
 
+from .compact_ops import with_weights
+
 
 @torch.no_grad()
 def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
@@ -25,7 +27,9 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         else 1.0 / torch.sqrt(bn.running_var + bn.eps)
     )
     shift = bn.bias if bn.affine else torch.zeros_like(bn.running_mean)
-    new = nn.Conv2d(
+    b = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
+    return with_weights(
+        nn.Conv2d,
         conv.in_channels,
         conv.out_channels,
         conv.kernel_size,
@@ -33,13 +37,10 @@ def fold_conv_bn(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
         conv.padding,
         conv.dilation,
         conv.groups,
-        bias=True,
         padding_mode=conv.padding_mode,
-    ).to(conv.weight)
-    new.weight.copy_(conv.weight * scale.view(-1, 1, 1, 1))
-    b = conv.bias if conv.bias is not None else torch.zeros_like(bn.running_mean)
-    new.bias.copy_((b - bn.running_mean) * scale + shift)
-    return new.eval()
+        weight=conv.weight * scale.view(-1, 1, 1, 1),
+        bias=(b - bn.running_mean) * scale + shift,
+    ).eval()
 
 
 def fold_batchnorm(net: nn.Module, inplace: bool = False) -> nn.Module:

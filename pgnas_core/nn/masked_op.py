@@ -11,7 +11,14 @@ import copy
 import torch
 from torch import nn
 
-from .compact_ops import ChannelScale, ConstantFeatures, Geometry, SelectChannels, conv_geometry
+from .compact_ops import (
+    ChannelScale,
+    ConstantFeatures,
+    Geometry,
+    SelectChannels,
+    conv_geometry,
+    with_weights,
+)
 from .sites import DropoutSite
 
 
@@ -151,20 +158,10 @@ class MaskedOp(nn.Module):
         if bias is not None and out_idx is not None:
             bias = bias[out_idx]
         if isinstance(conv, nn.Linear):
-            new = nn.Linear(w.shape[1], w.shape[0], bias=bias is not None)
+            new = with_weights(nn.Linear, w.shape[1], w.shape[0], weight=w, bias=bias)
         else:
-            new = nn.Conv2d(
-                w.shape[1],
-                w.shape[0],
-                conv.kernel_size,
-                conv.stride,
-                conv.padding,
-                conv.dilation,
-                bias=bias is not None,
-            )
-        new.weight.data.copy_(w)
-        if bias is not None:
-            new.bias.data.copy_(bias)
+            geometry = (conv.kernel_size, conv.stride, conv.padding, conv.dilation)
+            new = with_weights(nn.Conv2d, w.shape[1], w.shape[0], *geometry, weight=w, bias=bias)
         layers: list[nn.Module] = []
         if not input_is_kept:
             layers.append(SelectChannels(in_idx))
@@ -189,7 +186,8 @@ def _slice_bn(bn: nn.BatchNorm2d, idx: torch.Tensor | None) -> nn.BatchNorm2d:
 
 
 def _slice_depthwise(conv: nn.Conv2d, idx: torch.Tensor) -> nn.Conv2d:
-    new = nn.Conv2d(
+    return with_weights(
+        nn.Conv2d,
         len(idx),
         len(idx),
         conv.kernel_size,
@@ -197,13 +195,9 @@ def _slice_depthwise(conv: nn.Conv2d, idx: torch.Tensor) -> nn.Conv2d:
         conv.padding,
         conv.dilation,
         groups=len(idx),
-        bias=conv.bias is not None,
+        weight=conv.weight[idx],
+        bias=None if conv.bias is None else conv.bias[idx],
     )
-    with torch.no_grad():
-        new.weight.copy_(conv.weight[idx])
-        if conv.bias is not None:
-            new.bias.copy_(conv.bias[idx])
-    return new
 
 
 class MaskedParamFree(MaskedOp):

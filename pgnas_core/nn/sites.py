@@ -137,7 +137,10 @@ class DropoutSite(nn.Module):
         keep = self.keep_weights(x.shape[0])
         if keep is None:
             return x
-        return x * keep.view(keep.shape[0], self.channels, *([1] * (x.dim() - 2)))  # (B, C, 1, 1)
+        # the mask is computed in fp32 (from theta) and applied in the activations' dtype
+        # (bf16 under autocast: an fp32 mask would promote every activation back to fp32)
+        keep = keep.to(x.dtype).view(keep.shape[0], self.channels, *([1] * (x.dim() - 2)))
+        return x * keep  # (B, C, 1, 1)
 
     def extra_repr(self) -> str:
         return (

@@ -21,7 +21,8 @@ CANDIDATE_COLUMNS = [
     "dropped_ops",
     "ops",
 ]
-RANKED_COLUMNS = CANDIDATE_COLUMNS + ["evaluated_images", "eliminated_round"]
+#: ``precision``: what the row's numbers were computed in (a survivor's are always fp32).
+RANKED_COLUMNS = CANDIDATE_COLUMNS + ["evaluated_images", "eliminated_round", "precision"]
 
 
 class SizeCache:
@@ -58,10 +59,10 @@ def architecture_columns(supernet, arch: Architecture, sizes: SizeCache | None) 
 def best_candidate(table: pd.DataFrame) -> pd.Series:
     """Highest validation accuracy; ties go to the lower loss, then the smaller net.
 
-    With racing (``evaluated_images`` column) only candidates scored on the whole split
-    compete: an eliminated candidate's accuracy is on fewer images.
+    With racing or bf16 screening (``eliminated_round`` column) only the survivors compete:
+    an eliminated candidate's accuracy is on fewer images, or in bf16.
     """
-    if "evaluated_images" in table.columns and len(table):
-        table = table[table["evaluated_images"] == table["evaluated_images"].max()]
+    if "eliminated_round" in table.columns and (table["eliminated_round"] == -1).any():
+        table = table[table["eliminated_round"] == -1]
     order = table.sort_values(["val_acc", "val_loss", "params"], ascending=[False, True, True])
     return order.iloc[0]

@@ -23,6 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from ..nn.fold_bn import fold_batchnorm
+from ..train.precision import autocast
 from .bn_recalibration import bn_statistics_kept, recalibrate_bn
 from .export import export_subnet
 from .sampling import sample_architecture, sample_masks
@@ -91,13 +92,13 @@ def batched_outcomes(
     x: torch.Tensor,
     y: torch.Tensor,
     image_batch: int,
-    gpu_fast: bool = True,
+    precision: str = "fp32",
 ) -> Outcomes:
     """Outcomes of the K candidates in ``masks`` on (x, y), K candidates per forward pass
-    of ``image_batch`` images each (K * image_batch rows). Leaves the sites in hard mode."""
+    of ``image_batch`` images each (K * image_batch rows), in ``precision`` (fp32 | bf16).
+    Leaves the sites in hard mode."""
     k = next(iter(masks.values())).shape[0]
     device = x.device
-    fast = gpu_fast and device.type == "cuda"
     out, last_b = Outcomes.empty(k), None
     for i in range(0, len(x), image_batch):
         xb, yb = x[i : i + image_batch], y[i : i + image_batch]
@@ -106,22 +107,28 @@ def batched_outcomes(
             _set_row_masks(supernet, masks, b, device)
             last_b = b
         xk = xb.repeat(k, *([1] * (xb.dim() - 1)))  # (K*B, C, H, W), candidate-major
-        if fast:
-            xk = xk.contiguous(memory_format=torch.channels_last)
-            with torch.autocast("cuda", dtype=torch.bfloat16):
-                logits = supernet(xk)
-        else:
-            logits = supernet(xk)
+        with autocast(precision, device):
+            logits = supernet(xk.contiguous(memory_format=xb_layout(xb)))
         out = out.extend(logit_outcomes(logits.view(k, b, -1), yb))
     return out
 
 
+def xb_layout(x: torch.Tensor) -> torch.memory_format:
+    """Keep a channels-last input channels-last after a repeat (4-d inputs only)."""
+    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last):
+        return torch.channels_last
+    return torch.contiguous_format
+
+
 @torch.no_grad()
-def module_outcomes(model, x: torch.Tensor, y: torch.Tensor, image_batch: int) -> Outcomes:
+def module_outcomes(
+    model, x: torch.Tensor, y: torch.Tensor, image_batch: int, precision: str = "fp32"
+) -> Outcomes:
     """Outcomes of one network (a compact export, or the supernet in its current mode)."""
     out = Outcomes.empty(1)
     for i in range(0, len(x), image_batch):
-        logits = model(x[i : i + image_batch])
+        with autocast(precision, x.device):
+            logits = model(x[i : i + image_batch])
         out = out.extend(logit_outcomes(logits[None], y[i : i + image_batch]))
     return out
 
@@ -166,8 +173,18 @@ def choose_engine(supernet, device: torch.device, cfg) -> str:
     return "compact" if keep < COMPACT_KEEP_THRESHOLD else "batched"
 
 
+def use_channels_last(cfg, precision: str, x: torch.Tensor) -> bool:
+    """``search.channels_last``: on, off, or auto -- on a GPU with bf16 (tensor cores want
+    NHWC), off on a CPU: on the demo's compact nets at 1 thread it changed nothing measurable
+    (fp32 114 vs 116 ms, bf16 70 vs 77 ms per 500 images; benchmarks/BENCHMARKS.md)."""
+    if x.dim() != 4 or cfg.channels_last == "off":
+        return False
+    return cfg.channels_last == "on" or (precision == "bf16" and x.device.type == "cuda")
+
+
 class Scorer:
-    """Scores groups of candidates (by seed) on given images with one engine.
+    """Scores groups of candidates (by seed) on given images with one engine, in fp32 or in
+    bf16 (``score(..., precision=)``; the race scores its last round in fp32).
 
     The compact engine keeps candidates' evaluation copies between racing rounds (bounded
     by ``cfg.compact_cache_params``) and records each candidate's (params, FLOPs) once.
@@ -185,8 +202,11 @@ class Scorer:
         recal_batch_size: int = 128,
         on_pass: Callable[[int], None] | None = None,
         size_of=None,
+        precision: str = "fp32",
     ):
         self.engine, self.supernet, self.cfg, self.image_batch = engine, supernet, cfg, image_batch
+        self.precision = precision  # of the screening rounds (fp32 | bf16, resolved)
+        self.channels_last = use_channels_last(cfg, precision, x_val)
         self.x_train, self.recal_batch_size = x_train, recal_batch_size
         self.recal = cfg.bn_recalibration_batches
         self.on_pass, self.passes = on_pass, 0
@@ -201,18 +221,29 @@ class Scorer:
             and self.recal == 0
             and supernet.shared_stem() is not None
         ):
-            self.stem_x = stem_features(supernet, x_val, image_batch)
+            self.stem_x = stem_features(supernet, x_val, image_batch)  # fp32: shared by all
 
     def inputs(self, x: torch.Tensor, idx: torch.Tensor | None) -> torch.Tensor:
         """What the candidates take for the images ``x`` (= x_val[idx]): the images, or the
-        cached stem output of those images."""
-        if self.stem_x is None:
-            return x
-        return self.stem_x if idx is None else self.stem_x[idx.to(self.stem_x.device)]
+        cached stem output of those images (channels-last where the scorer uses it)."""
+        if self.stem_x is not None:
+            x = self.stem_x if idx is None else self.stem_x[idx.to(self.stem_x.device)]
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
 
-    def score(self, group: list[int], xs: torch.Tensor, ys: torch.Tensor, keep: bool) -> Outcomes:
-        """Outcomes of the candidates ``group`` on ``xs`` (from :meth:`inputs`); ``keep``:
-        keep their compact copies for a later round."""
+    def score(
+        self,
+        group: list[int],
+        xs: torch.Tensor,
+        ys: torch.Tensor,
+        keep: bool,
+        precision: str | None = None,
+    ) -> Outcomes:
+        """Outcomes of the candidates ``group`` on ``xs`` (from :meth:`inputs`) in
+        ``precision`` (default: the scorer's); ``keep``: keep their compact copies for a
+        later round."""
+        precision = precision or self.precision
         if self.engine == "batched":
             out = batched_outcomes(
                 self.supernet,
@@ -220,12 +251,12 @@ class Scorer:
                 xs,
                 ys,
                 self.image_batch,
-                self.cfg.gpu_fast,
+                precision,
             )
         else:
             out = Outcomes.stack(
                 [
-                    module_outcomes(self._compact(seed, keep), xs, ys, self.image_batch)
+                    module_outcomes(self._compact(seed, keep), xs, ys, self.image_batch, precision)
                     for seed in group
                 ]
             )
@@ -250,6 +281,8 @@ class Scorer:
             compact = export_subnet(net, arch)
         params, _ = self.size_of(compact, arch.archid)
         copy = evaluation_copy(net, compact, self.cfg.fold_bn, self.stem_x is not None)
+        if self.channels_last:
+            copy = copy.to(memory_format=torch.channels_last)
         budget = self.cfg.compact_cache_params
         if keep and sum(self.cached_params.values()) + params <= budget:
             self.cached[seed], self.cached_params[seed] = copy, params

@@ -11,6 +11,9 @@ on the whole validation split. :func:`rank_candidates` computes the same numbers
   split, so every survivor's accuracy -- the winner's included -- is a full-split number;
   eliminated rows carry their partial accuracy, ``evaluated_images`` and
   ``eliminated_round``. ``search.rank=exhaustive`` scores every candidate on every image.
+- **bf16 screening** (``search.precision``): the rounds before the last in bf16 where the
+  hardware has it natively, with the test's margin widened by the measured bf16/fp32
+  disagreement; the survivors scored again in fp32 on every image (:mod:`.race`).
 - **Batch-norm recalibration** (:mod:`.bn_recalibration`, off by default as in the paper).
 - **Resumable** (:mod:`.store`): finished rows are appended to a CSV and the race state is
   saved after every round; a rerun with the same store skips finished candidates.
@@ -18,6 +21,7 @@ on the whole validation split. :func:`rank_candidates` computes the same numbers
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -25,11 +29,13 @@ import pandas as pd
 import torch
 from tqdm.auto import tqdm
 
+from ..train.precision import resolve_precision
 from .candidates import RANKED_COLUMNS, SizeCache, architecture_columns
 from .config import SearchConfig
 from .engines import Outcomes, Scorer, choose_engine
 from .race import (
     RacePlan,
+    exact_eliminations,
     margin_strata,
     paired_spread,
     round_sizes,
@@ -78,6 +84,7 @@ def rank_candidates(
     device = next(supernet.parameters()).device
     x_val, y_val = x_val.to(device), y_val.to(device)
     engine = choose_engine(supernet, device, cfg)
+    precision = resolve_precision(cfg.precision, device, "search.precision")
     if cfg.bn_recalibration_batches > 0:
         if x_train is None:
             raise ValueError("BN recalibration needs x_train")
@@ -88,13 +95,23 @@ def rank_candidates(
         x_train = x_train.to(device)
     sizes = SizeCache(tuple(x_val.shape[1:]))
     store = store or RowStore()
-    store.open(cfg.resume_key(seeds, len(x_val)), force)
+    store.open(cfg.resume_key(seeds, len(x_val), precision), force)
     supernet.eval()
-    race = Race(supernet, x_val, y_val, cfg, image_batch)
-    state = race.restore(store, seeds)
     scorer = Scorer(
-        engine, supernet, x_val, cfg, image_batch, x_train, recal_batch_size, on_pass, sizes
+        engine,
+        supernet,
+        x_val,
+        cfg,
+        image_batch,
+        x_train,
+        recal_batch_size,
+        on_pass,
+        sizes,
+        precision,
     )
+    margin = cfg.bf16_flip_margin if precision == "bf16" else 0.0
+    race = Race(supernet, x_val, y_val, cfg, image_batch, precision, margin)
+    state = race.restore(store, seeds)
     row = RowMaker(supernet, cfg, sizes)
     try:
         with tqdm(
@@ -110,6 +127,10 @@ def rank_candidates(
     table = table.sort_values("candidate", kind="stable").reset_index(drop=True)
     table.attrs.update(
         engine=engine,
+        precision=precision,
+        bf16_flip_margin=margin,
+        bf16_flips=race.flips,
+        channels_last=scorer.channels_last,
         passes=scorer.passes,
         z=race.z,
         round_sizes=race.sizes,
@@ -131,7 +152,9 @@ class RowMaker:
     def __init__(self, supernet, cfg: SearchConfig, sizes: SizeCache):
         self.supernet, self.cfg, self.sizes = supernet, cfg, sizes
 
-    def __call__(self, seed: int, oc: Outcomes, eliminated_round: int | None) -> dict:
+    def __call__(
+        self, seed: int, oc: Outcomes, eliminated_round: int | None, precision: str = "fp32"
+    ) -> dict:
         full = eliminated_round is None
         arch = sample_architecture(self.supernet, seed)
         sizes = self.sizes if (self.cfg.sizes == "all" or full) else None
@@ -142,6 +165,7 @@ class RowMaker:
             val_loss=oc.loss.mean().item(),
             evaluated_images=oc.correct.shape[1],
             eliminated_round=-1 if full else eliminated_round,
+            precision=precision,
             **architecture_columns(self.supernet, arch, sizes),
         )
 
@@ -151,11 +175,28 @@ class Race:
     and what happens in each: draw the round's images, score the survivors, drop the
     confidently worse ones (racing) or finish everyone (the last round)."""
 
-    def __init__(self, supernet, x_val, y_val, cfg: SearchConfig, image_batch: int):
+    def __init__(
+        self,
+        supernet,
+        x_val,
+        y_val,
+        cfg: SearchConfig,
+        image_batch: int,
+        precision: str = "fp32",
+        margin: float = 0.0,
+    ):
         self.x_val, self.y_val, self.cfg = x_val, y_val, cfg
         n = len(x_val)
         self.racing = cfg.rank == "racing"
+        # bf16: every round before the last in bf16, the last one again in fp32 on every
+        # image (an exhaustive ranking gets one bf16 screening round first)
+        self.bf16 = precision == "bf16"
+        self.margin = margin  # bf16: bound on the share of images scored differently
+        self.slack = 2 * margin * n if self.bf16 else 0.0
+        self.flips = float("nan")  # the largest bf16/fp32 disagreement seen on a survivor
         self.sizes = round_sizes(n, cfg.race_first_chunk, cfg.race_growth) if self.racing else [n]
+        if self.bf16 and not self.racing:
+            self.sizes = [n, n]
         self.z = round_z(len(self.sizes) - 2, cfg.race_delta) if self.racing else float("nan")
         # Racing's order over the split: strata by the posterior-mean net's margins (race.py).
         self.strata = torch.zeros(n, dtype=torch.long)
@@ -196,14 +237,21 @@ class Race:
         return state
 
     def work(self, state: RaceState) -> int:
-        return (len(self.x_val) - len(state.seen)) * len(state.survivors)
+        return self._left_per_candidate(state) * len(state.survivors)
+
+    def _left_per_candidate(self, state: RaceState) -> int:
+        """Image evaluations a surviving candidate still needs (bf16: plus the fp32 rescore)."""
+        n = len(self.x_val)
+        return n - len(state.seen) + (n if self.bf16 else 0)
 
     def run_round(
         self, rnd: int, state: RaceState, scorer: Scorer, row: RowMaker, store: RowStore, bar
     ) -> None:
         last = rnd == len(self.sizes) - 1
+        rescore = last and self.bf16  # the survivors again, in fp32, on every image
+        precision = "fp32" if last else scorer.precision
         unseen_before = self.plan.remaining()
-        idx = self._draw(rnd, last)
+        idx = None if rescore else self._draw(rnd, last)
         dev_idx = None if idx is None else idx.to(self.x_val.device)
         xs = scorer.inputs(self.x_val if idx is None else self.x_val[dev_idx], dev_idx)
         ys = self.y_val if idx is None else self.y_val[dev_idx]
@@ -212,10 +260,13 @@ class Race:
         # The last round finishes candidates chunk by chunk (resumable per chunk).
         for g in range(0, len(state.survivors), scorer.per_pass):
             group = state.survivors[g : g + scorer.per_pass]
-            oc = scorer.score(group, xs, ys, keep=not last)
+            oc = scorer.score(group, xs, ys, keep=not last, precision=precision)
             bar.update(len(group) * n_images)
             if last:
-                full = state.outcomes.select(slice(g, g + len(group))).extend(oc)
+                before = state.outcomes.select(slice(g, g + len(group)))
+                if rescore:
+                    self._note_flips(before, oc, state.seen)
+                full = oc if rescore else before.extend(oc)
                 new = [row(s, full.select([j]), None) for j, s in enumerate(group)]
                 store.append(new)
                 state.rows += new
@@ -226,10 +277,27 @@ class Race:
                 rnd, idx, Outcomes.stack(fresh), unseen_before, state, scorer, row, store, bar
             )
 
+    def _note_flips(self, screened: Outcomes, fp32: Outcomes, seen: torch.Tensor) -> None:
+        """The largest number of screened images on which a survivor's bf16 and fp32
+        correctness differ, as a share of the whole split: a lower bound on its share over
+        the split, which the margin must cover (the check of the margin)."""
+        if len(seen) == 0 or screened.correct.shape[0] == 0:
+            return
+        flips = (screened.correct != fp32.correct[:, seen]).sum(1).max().item()
+        differ = flips / len(self.x_val)
+        self.flips = differ if self.flips != self.flips else max(self.flips, differ)
+        if differ > self.margin:
+            warnings.warn(
+                f"bf16 and fp32 disagreed on {differ:.2%} of the images for a survivor, "
+                f"more than the margin {self.margin:.2%}: set search.bf16_flip_margin higher, "
+                "or rank in fp32 (search.precision=fp32)",
+                stacklevel=2,
+            )
+
     def _draw(self, rnd: int, last: bool) -> torch.Tensor | None:
         """The round's image indices; None: the whole split in its own order (exhaustive)."""
-        if not self.racing:
-            return None
+        if not self.racing:  # exhaustive; its bf16 screening round takes every image in order
+            return None if last else torch.arange(len(self.x_val))
         return self.plan.draw(len(self.x_val) if last else self.sizes[rnd], self.spread)
 
     def _eliminate(
@@ -246,14 +314,21 @@ class Race:
     ) -> None:
         """Drop the candidates the round's test says are worse than the leader; save."""
         out = torch.zeros(len(state.survivors), dtype=torch.bool)
-        if len(state.seen) > 0:  # round 0 has no leader chosen beforehand: it only scores
+        if not self.racing:  # bf16 screening of every image: only the precision bound
+            out = exact_eliminations(fresh.correct, self.slack)
+        elif len(state.seen) > 0:  # round 0 has no leader chosen beforehand: it only scores
             out = stratified_eliminations(
-                state.outcomes.correct, fresh.correct, self.strata[idx], unseen_before, self.z
+                state.outcomes.correct,
+                fresh.correct,
+                self.strata[idx],
+                unseen_before,
+                self.z,
+                self.slack,
             )
         state.outcomes = state.outcomes.extend(fresh)
         state.seen = torch.cat([state.seen, idx])
         dropped = [(j, s) for j, (s, o) in enumerate(zip(state.survivors, out.tolist())) if o]
-        new = [row(s, state.outcomes.select([j]), rnd) for j, s in dropped]
+        new = [row(s, state.outcomes.select([j]), rnd, scorer.precision) for j, s in dropped]
         store.append(new)
         state.rows += new
         for _, s in dropped:
@@ -261,7 +336,7 @@ class Race:
         keep = (~out).nonzero().flatten()
         state.survivors = [state.survivors[j] for j in keep.tolist()]
         state.outcomes = state.outcomes.select(keep)
-        bar.total -= len(dropped) * (len(self.x_val) - len(state.seen))
+        bar.total -= len(dropped) * self._left_per_candidate(state)
         self.spread = paired_spread(
             state.outcomes.correct, self.strata[state.seen], self.plan.count
         )

@@ -24,7 +24,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn.compact_ops import ConstantFeatures, Geometry, SelectChannels, conv_geometry, positions
+from ..nn.compact_ops import (
+    ConstantFeatures,
+    Geometry,
+    SelectChannels,
+    conv_geometry,
+    positions,
+    with_weights,
+)
 from ..nn.masked_op import MaskedOp, _slice_bn
 from ..nn.sites import DropoutSite
 from .base import Supernet
@@ -293,10 +300,15 @@ def _compact_stem(stem: nn.Sequential, need: torch.Tensor) -> nn.Module:
         for m in stem:
             g = g.then(conv_geometry(m))
         return ConstantFeatures(torch.zeros(0), g)
-    new = nn.Conv2d(
-        conv.in_channels, len(need), conv.kernel_size, conv.stride, conv.padding, bias=False
+    new = with_weights(
+        nn.Conv2d,
+        conv.in_channels,
+        len(need),
+        conv.kernel_size,
+        conv.stride,
+        conv.padding,
+        weight=conv.weight[need],
     )
-    new.weight.data.copy_(conv.weight.detach()[need])
     return nn.Sequential(new, _slice_bn(bn, need), *stem[2:])
 
 

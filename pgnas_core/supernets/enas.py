@@ -409,7 +409,8 @@ def aux_loss(net: nn.Module, targets: torch.Tensor, reduction: str = "mean") -> 
     logits = getattr(net, "aux_logits", None)
     if logits is None:
         return None
-    return getattr(net, "aux_weight", 0.0) * F.cross_entropy(logits, targets, reduction=reduction)
+    weight = getattr(net, "aux_weight", 0.0)  # fp32 loss, also from bf16 (autocast) logits
+    return weight * F.cross_entropy(logits.float(), targets, reduction=reduction)
 
 
 def _family(defaults: dict):

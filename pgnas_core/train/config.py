@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from ..errors import check_choice, check_field
 from .distributed import BACKENDS
+from .precision import PRECISIONS
 from .schedules import SCHEDULES
 
 
@@ -32,6 +33,7 @@ class TrainConfig:
     compile: bool = (
         False  # torch.compile the training forward (fuses the sites' masking; slow start)
     )
+    precision: str = "fp32"  # fp32 | bf16 | auto (bf16 autocast where the device has it)
 
     def validate(self) -> TrainConfig:
         """Raise ConfigError naming ``train.<field>`` for the first bad value; return self."""
@@ -63,6 +65,7 @@ class TrainConfig:
             "an integer >= 0 (0: only at epoch ends)",
         )
         check_choice("train.dist_backend", t.dist_backend, BACKENDS)
+        check_choice("train.precision", t.precision, PRECISIONS)
         check_field(
             "train.milestones",
             t.milestones,

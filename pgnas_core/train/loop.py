@@ -49,6 +49,7 @@ from .distributed import (
     revert_sync_batchnorm,
 )
 from .evaluation import evaluate
+from .precision import autocast, resolve_precision
 from .schedules import lr_factor
 from .tables import read_csv_exact
 
@@ -205,6 +206,9 @@ class Training:
         if self.ctx.is_main:
             files.history.parent.mkdir(parents=True, exist_ok=True)
         self.device = local_device(resolve_device(train.device))
+        # bf16 autocast of the weight step's forward (fp32 master weights; sites' masks and
+        # the method's loss terms in fp32); fp32 where the device has no native bf16
+        self.precision = resolve_precision(train.precision, self.device, "train.precision")
         torch.manual_seed(train.seed)
         self.net = method.build_supernet(data).to(self.device)
         self.data = data
@@ -347,7 +351,9 @@ class Training:
         global_b = min(self.batch, len(self.split) - step * self.batch)
         seed_step(self.train.seed, epoch, step, self.ctx.rank)  # this step's dropout masks
         self.method.before_step(self.net, epoch, step)
-        logits = self.model(x)
+        with autocast(self.precision, self.device):
+            logits = self.model(x)
+        logits = logits.float()
         ce_sum = F.cross_entropy(logits, y, reduction="sum")
         reg = self.method.loss_terms(self.net)
         loss = ce_sum * (k / global_b) + reg  # CE of the GLOBAL batch: DDP averages over k
