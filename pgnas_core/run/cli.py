@@ -14,6 +14,7 @@ EPILOG = """examples:
   pgnas train --preset supnet_m_cifar10 --set data.root=/data --out runs/m
   pgnas rank --out runs/m --set search.candidates=1500
   pgnas export --out runs/m --seed 17
+  pgnas study guided_vs_random --tier laptop --out runs/studies/gvr
   pgnas presets"""
 
 
@@ -78,6 +79,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="from the Random baseline's supernet (the same as --method random)",
     )
     sub.add_parser("presets", help="list presets, methods and registered supernets")
+    p = sub.add_parser(
+        "study",
+        help="a grid of configurations x seeds, resumable, in parallel; the claims' verdicts",
+    )
+    p.add_argument("name", help="a study (see `pgnas study list`) or a study YAML file")
+    p.add_argument("--tier", default="laptop", help="quick | laptop | paper (default: laptop)")
+    p.add_argument("--out", help="the study folder (default: runs/studies/NAME-TIER)")
+    p.add_argument("--jobs", type=int, help="runs at a time, one thread each (default: cores)")
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="also copy its tables and verdicts to results/reference/NAME",
+    )
+    p.add_argument("--no-progress", action="store_true")
     return parser
 
 
@@ -157,7 +172,30 @@ def _dispatch(args) -> int:
         return 0
     if args.command == "export":
         return _export(args)
+    if args.command == "study":
+        return _study(args)
     raise AssertionError(args.command)
+
+
+def _study(args) -> int:
+    from . import study as st
+
+    if args.name == "list":
+        for name, desc in st.list_studies().items():
+            print(f"  {name:<24} {desc}")
+        return 0
+    spec = st.load_study(args.name)
+    out = Path(args.out or Path("runs") / "studies" / f"{spec.name}-{args.tier}")
+    command = "pgnas " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
+    table = st.run_study(spec, args.tier, out, args.jobs, not args.no_progress, command)
+    summary = st.summarise(table)
+    print(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    for _, v in st.verdicts(table, spec.name).iterrows():
+        print(st.verdict_line(v))
+    if args.reference:
+        print(f"reference results in {st.publish_reference(out, spec.name)}")
+    print(f"results in {out}")
+    return 0
 
 
 def _print_presets() -> None:
