@@ -26,6 +26,7 @@ from .posterior_math import (
     relaxed_mask_samples,
     typical_site_norms,
 )
+from .studies import plot_claim, plot_claims, plot_study_metric, side_by_side_table
 from .switches import (
     plot_magnitude_vs_relevance,
     plot_relevance,
@@ -48,6 +49,10 @@ from .widgets import (
 )
 
 __all__ = [
+    "plot_claim",
+    "plot_claims",
+    "plot_study_metric",
+    "side_by_side_table",
     "plot_magnitude_vs_relevance",
     "plot_relevance",
     "relevance_grid",

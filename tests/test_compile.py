@@ -7,6 +7,7 @@ import torch
 from pgnas_core.config import resolve_config
 from pgnas_core.data import load_data
 from pgnas_core.run.pipeline import train
+from pgnas_core.train.precision import native_bf16
 
 
 @pytest.mark.slow
@@ -36,3 +37,18 @@ def test_compiled_training_learns_weights_and_keep_probabilities(tmp_path, one_t
         next((tmp_path / "compile_True" / "checkpoints").glob("*.pt")), weights_only=True
     )
     assert not any(k.startswith("_orig_mod") for k in state["model"])
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not native_bf16("cpu"), reason="this CPU has no native bf16 (never emulated)")
+def test_bf16_autocast_composes_with_compile(tmp_path, one_thread):
+    """train.precision=bf16 under train.compile: the same method learns, its master weights
+    and keep-probabilities stay fp32."""
+    overrides = ["train.epochs=2", "train.device=cpu", "train.compile=true", "train.precision=bf16"]
+    cfg = resolve_config("digits", None, overrides)
+    net = train(cfg, load_data(cfg.data), tmp_path / "run", "pgnas", progress=False)
+    history = pd.read_csv(tmp_path / "run" / "history.csv")
+    assert history["val_acc"].iloc[-1] > 0.5
+    assert all(p.dtype == torch.float32 for p in net.parameters())
+    keep = torch.tensor([s.keep_prob.item() for s in net.sites()])
+    assert (keep - 0.9).abs().max() > 1e-3

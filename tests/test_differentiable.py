@@ -121,6 +121,21 @@ def test_balenas_with_ivon_starts_at_sigma0_and_learns(tmp_path):
     assert not torch.allclose(run.net.gating.alpha.detach(), before)
 
 
+def test_the_dominant_hessian_eigenvalue_of_a_quadratic():
+    """0.5 x'Ax + b'x with a known spectrum (2, -5, 1): the largest magnitude is -5."""
+    from pgnas_core.train.curvature import dominant_hessian_eigenvalue
+
+    q, _ = torch.linalg.qr(torch.randn(3, 3, generator=torch.Generator().manual_seed(3)))
+    a = q @ torch.diag(torch.tensor([2.0, -5.0, 1.0])) @ q.T
+    b = torch.tensor([0.3, -0.2, 0.1])
+
+    def loss(x):
+        return 0.5 * x @ a @ x + b @ x
+
+    value = dominant_hessian_eigenvalue(loss, torch.zeros(3), iters=60)
+    assert value == pytest.approx(-5.0, rel=1e-4)
+
+
 # ---- the proxies, against hand computations ----------------------------------------------------
 def _two_layers(bias: bool):
     torch.manual_seed(0)

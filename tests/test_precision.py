@@ -93,7 +93,9 @@ def test_bf16_ranking_reports_fp32_numbers_for_survivors(trained, native_bf16, m
         assert row.val_acc == pytest.approx(want, abs=1e-12)
         assert row.evaluated_images == len(x)
     assert best_candidate(bf16)["seed"] == best_candidate(fp32)["seed"]
-    assert bf16.attrs["bf16_flip_margin"] > 0  # measured: some bf16 predictions differ
+    # racing: only the first rounds, up to a quarter of the split, in bf16
+    want = len(x) if method == "exhaustive" else int(0.25 * len(x))
+    assert 0 < bf16.attrs["bf16_images"] <= want
 
 
 def test_a_margin_smaller_than_the_flips_seen_is_reported(trained, native_bf16):

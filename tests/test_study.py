@@ -88,6 +88,7 @@ def _table(a, b, metric="test_acc"):
         ([0.90, 0.91, 0.92], [0.80, 0.80, 0.81], "lower", 0.0, FAILS),
         ([0.90, 0.80, 0.92], [0.85, 0.86, 0.84], "higher", 0.0, UNRESOLVED),
         ([0.90], [0.80], "higher", 0.0, UNRESOLVED),  # one seed
+        ([0.0, 0.0, 0.0], [0.0, 0.0, 0.0], "higher", 0.0, FAILS),  # no difference at all
         ([0.899, 0.900, 0.901], [0.900, 0.900, 0.900], "higher", 0.01, HOLDS),  # not worse
         ([0.850, 0.851, 0.849], [0.900, 0.900, 0.900], "higher", 0.01, FAILS),
         ([0.900, 0.901, 0.899], [0.900, 0.900, 0.901], "equal", 0.01, HOLDS),
@@ -202,3 +203,35 @@ def test_reference_results_load_and_give_their_printed_verdicts(folder):
     for col in ("a_mean", "b_mean", "difference", "ci_low", "ci_high"):
         assert printed[col].to_numpy() == pytest.approx(again[col].to_numpy(), nan_ok=True)
     assert not list(folder.rglob("*.pt"))  # tables only, no checkpoints
+
+
+def test_the_readme_tables_are_generated_from_the_reference_results():
+    from pgnas_core.run.study.report import readme_blocks, render_readme
+
+    text = (st.reference.repo_root() / "README.md").read_text()
+    assert set(readme_blocks(text)) == {"claims", "methods"}
+    assert render_readme(text) == text, "README.md is stale: python scripts/update_readme.py"
+
+
+def test_claim_plots_show_the_computed_verdict():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pgnas_viz as viz
+
+    table = _table([0.90, 0.91, 0.92], [0.80, 0.80, 0.81])
+    claim = Claim("k", "s", "Table 9", "x beats y", "-", "test_acc", Side("x"), Side("y"))
+    ax = viz.plot_claim(table, claim)
+    assert "Table 9: holds" in ax.get_title()
+    assert len(ax.lines) >= 3  # one line per seed
+    text = viz.side_by_side_table(table, ["test_acc"])
+    assert list(text["config"]) == ["x", "y"] and text.loc[0, "test_acc"].startswith("0.91 ±")
+
+
+def test_the_notebook_mode_follows_ci_and_the_environment():
+    assert st.notebook_mode({"CI": "true"}) == "quick"
+    assert st.notebook_mode({"PGNAS_QUICK": "1", "PGNAS_MODE": "laptop"}) == "quick"
+    assert st.notebook_mode({}) == "reference"
+    assert st.notebook_mode({"PGNAS_MODE": "laptop"}) == "laptop"
+    with pytest.raises(ConfigError, match="PGNAS_MODE.*quick, reference, laptop, paper"):
+        st.notebook_mode({"PGNAS_MODE": "huge"})

@@ -198,7 +198,7 @@ class BaLeNAS(DifferentiableMethod):
                     )
         alpha.grad = None
         if s.weights_at == "sample":  # the weight step that follows reads a draw of q
-            net.gating.override = alpha.detach() + self.sigma(net) * torch.randn_like(alpha)
+            net.gating.use(alpha.detach() + self.sigma(net) * torch.randn_like(alpha))
 
     def state_dict(self) -> dict:
         s = self.settings

@@ -20,8 +20,10 @@ from ..data.order import batch_at, mix_seed
 from ..data.splits import split_in_two
 from ..errors import PgnasError, check_choice, check_field
 from ..rank import export_subnet
+from ..rank.bn_recalibration import bn_statistics_kept
 from ..supernets import configure_sites
 from ..supernets.cell import OPS, PARAM_FREE_OPS, SHARING, CellSupernet, EdgeGates, edge_label
+from ..train.curvature import dominant_hessian_eigenvalue
 from ..train.distributed import context
 from ..train.evaluation import evaluate
 from ..train.finetune import train_from_scratch
@@ -42,6 +44,9 @@ class BilevelSettings:
     # architecture: the supernet's were gathered on softmax-weighted mixtures, whose scale a
     # single operation at weight 1 does not have. 0: the supernet's statistics.
     bn_recalibration_batches: int = 10
+    # Power iterations for the dominant eigenvalue of the architecture loss's Hessian in alpha
+    # (on one fixed batch of the architecture half), recorded per epoch; 0: not measured.
+    eigen_iters: int = 8
 
     def check_bilevel(self, section: str) -> None:
         check_choice(f"{section}.share", self.share, SHARING)
@@ -52,6 +57,9 @@ class BilevelSettings:
             "a number in (0, 1)",
         )
         check_field(f"{section}.init_std", self.init_std, self.init_std >= 0, "a number >= 0")
+        check_field(
+            f"{section}.eigen_iters", self.eigen_iters, self.eigen_iters >= 0, "an integer >= 0"
+        )
         for name in ("beta1", "beta2"):
             v = getattr(self, name)
             check_field(f"{section}.{name}", v, 0 <= v < 1, "a number in [0, 1)")
@@ -74,7 +82,12 @@ class ArchLogits(nn.Module):
     def __init__(self, groups: int, init_std: float):
         super().__init__()
         self.alpha = nn.Parameter(init_std * torch.randn(groups, 6, len(OPS)))
-        self.override: torch.Tensor | None = None
+        self.use(None)
+
+    def use(self, logits: torch.Tensor | None) -> None:
+        """Read ``logits`` instead of alpha (None: alpha again). Set past nn.Module, which
+        would register a Parameter passed here (alpha itself) as a second parameter."""
+        object.__setattr__(self, "override", logits)
 
     def forward(self) -> EdgeGates:
         logits = self.alpha if self.override is None else self.override
@@ -114,7 +127,7 @@ class DifferentiableMethod(SearchMethod):
         net.set_site_mode("off")
 
     def gate_for_evaluation(self, net) -> None:
-        net.gating.override = None
+        net.gating.use(None)
         net.set_site_mode("off")
 
     @contextmanager
@@ -181,14 +194,39 @@ class DifferentiableMethod(SearchMethod):
         torch.manual_seed(mix_seed(t.seed, epoch, step, 0xA5C))  # this step's samples
         self.arch_step(net, x.to(device), y.to(device))
 
+    def after_epoch(self, net, epoch: int, data) -> None:
+        """The dominant eigenvalue of the architecture loss's Hessian in alpha (BaLeNAS's
+        claim: smaller than DARTS's), on the first batch of the architecture half, BN in
+        training mode as in the architecture steps (its statistics restored afterwards)."""
+        self._eigenvalue = None
+        iters = self.settings.eigen_iters
+        if iters <= 0:
+            return
+        x, y = stack_split(self.arch_split)
+        b = self.cfg.data.batch_size
+        device = next(net.parameters()).device
+        x, y = x[:b].to(device), y[:b].to(device)
+
+        def loss_of(alpha):
+            net.gating.use(alpha)
+            try:
+                return F.cross_entropy(net(x), y)
+            finally:
+                net.gating.use(None)
+
+        with bn_statistics_kept(net):
+            self._eigenvalue = dominant_hessian_eigenvalue(
+                loss_of, net.gating.alpha.detach(), iters
+            )
+
     def arch_loss_grad(self, net, x, y, logits: torch.Tensor) -> torch.Tensor:
         """d CE(val batch) / d alpha at ``logits`` (the mixed edges read them)."""
-        net.gating.override = logits
+        net.gating.use(logits)
         try:
             loss = F.cross_entropy(net(x), y)
             (g,) = torch.autograd.grad(loss, [logits])
         finally:
-            net.gating.override = None
+            net.gating.use(None)
         return g
 
     # subclasses: make_arch_optimizer(net), arch_step(net, x, y), sigma(net) -> (G, E, 5)
@@ -219,6 +257,8 @@ class DifferentiableMethod(SearchMethod):
         sigma = self.sigma(net)
         if sigma is not None:
             stats["mean_sigma"] = float(sigma.mean())
+        if getattr(self, "_eigenvalue", None) is not None:
+            stats["hessian_eigenvalue"] = self._eigenvalue
         return stats
 
     def epoch_tables(self, net, epoch: int) -> dict[str, list[dict]]:

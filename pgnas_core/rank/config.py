@@ -37,6 +37,7 @@ class SearchConfig:
     # bf16: bound on the share of images a candidate scores differently in bf16 and fp32
     # (demo supernet: 0.26% on average, at most 0.55% of 60 candidates; checked on survivors)
     bf16_flip_margin: float = 0.01
+    bf16_share: float = 0.25  # racing in bf16: the first rounds, up to this share of the split
     channels_last: str = "auto"  # auto (with bf16) | on | off: the layout of scored images
 
     def validate(self) -> SearchConfig:
@@ -98,6 +99,7 @@ class SearchConfig:
             0 <= s.bf16_flip_margin < 0.5,
             "a share of images in [0, 0.5)",
         )
+        check_field("search.bf16_share", s.bf16_share, 0 < s.bf16_share <= 1, "a share in (0, 1]")
         check_field(
             "search.compact_cache_params",
             s.compact_cache_params,
@@ -121,6 +123,7 @@ class SearchConfig:
         if precision != "fp32":
             key["search.precision"] = precision
             key["search.bf16_flip_margin"] = self.bf16_flip_margin
+            key["search.bf16_share"] = self.bf16_share
         if self.rank == "racing":
             key.update(
                 {

@@ -58,6 +58,10 @@ class Outcomes:
     def select(self, rows) -> Outcomes:
         return Outcomes(self.correct[rows], self.loss[rows])
 
+    def columns(self, images) -> Outcomes:
+        """The same candidates on a slice of their images."""
+        return Outcomes(self.correct[:, images], self.loss[:, images])
+
 
 def logit_outcomes(logits: torch.Tensor, y: torch.Tensor) -> Outcomes:
     """logits (K, B, classes), y (B,) -> per-image correctness and loss, on the CPU."""

@@ -129,6 +129,7 @@ def rank_candidates(
         engine=engine,
         precision=precision,
         bf16_flip_margin=margin,
+        bf16_images=race.low_images,
         bf16_flips=race.flips,
         channels_last=scorer.channels_last,
         passes=scorer.passes,
@@ -188,15 +189,22 @@ class Race:
         self.x_val, self.y_val, self.cfg = x_val, y_val, cfg
         n = len(x_val)
         self.racing = cfg.rank == "racing"
-        # bf16: every round before the last in bf16, the last one again in fp32 on every
-        # image (an exhaustive ranking gets one bf16 screening round first)
+        # bf16: the first rounds (while their images stay within search.bf16_share of the
+        # split; at least one) in bf16, the later ones in fp32, and the survivors' bf16-scored
+        # images scored again in fp32 at the end. An exhaustive ranking in bf16 screens
+        # every image once in bf16, then scores the survivors again in fp32.
         self.bf16 = precision == "bf16"
         self.margin = margin  # bf16: bound on the share of images scored differently
-        self.slack = 2 * margin * n if self.bf16 else 0.0
         self.flips = float("nan")  # the largest bf16/fp32 disagreement seen on a survivor
         self.sizes = round_sizes(n, cfg.race_first_chunk, cfg.race_growth) if self.racing else [n]
         if self.bf16 and not self.racing:
-            self.sizes = [n, n]
+            self.sizes = [n, 0]
+        self.low_rounds = 0
+        if self.bf16:
+            cumulative = torch.tensor(self.sizes).cumsum(0)[:-1]
+            within = int((cumulative <= cfg.bf16_share * n).sum()) if self.racing else 1
+            self.low_rounds = max(1, within)
+        self.low_images = sum(self.sizes[: self.low_rounds])
         self.z = round_z(len(self.sizes) - 2, cfg.race_delta) if self.racing else float("nan")
         # Racing's order over the split: strata by the posterior-mean net's margins (race.py).
         self.strata = torch.zeros(n, dtype=torch.long)
@@ -241,32 +249,39 @@ class Race:
 
     def _left_per_candidate(self, state: RaceState) -> int:
         """Image evaluations a surviving candidate still needs (bf16: plus the fp32 rescore)."""
-        n = len(self.x_val)
-        return n - len(state.seen) + (n if self.bf16 else 0)
+        return len(self.x_val) - len(state.seen) + self.low_images
+
+    def slack(self, rnd: int) -> float:
+        """Hits the bf16 rounds up to ``rnd`` may have moved a deficit by: each candidate's
+        bf16 hits differ from its fp32 ones on at most ``margin`` of the images scored in
+        bf16."""
+        low = min(sum(self.sizes[: rnd + 1]), self.low_images)
+        return 2 * self.margin * low
 
     def run_round(
         self, rnd: int, state: RaceState, scorer: Scorer, row: RowMaker, store: RowStore, bar
     ) -> None:
         last = rnd == len(self.sizes) - 1
-        rescore = last and self.bf16  # the survivors again, in fp32, on every image
-        precision = "fp32" if last else scorer.precision
+        precision = "bf16" if rnd < self.low_rounds else "fp32"
         unseen_before = self.plan.remaining()
-        idx = None if rescore else self._draw(rnd, last)
-        dev_idx = None if idx is None else idx.to(self.x_val.device)
-        xs = scorer.inputs(self.x_val if idx is None else self.x_val[dev_idx], dev_idx)
-        ys = self.y_val if idx is None else self.y_val[dev_idx]
-        n_images = len(ys)
+        idx = self._draw(rnd, last)
+        xs, ys = self._images(scorer, idx)
+        # bf16: the survivors' bf16-scored images (the first columns), again in fp32
+        low = state.seen[: self.low_images] if last and self.bf16 else None
         fresh = []
         # The last round finishes candidates chunk by chunk (resumable per chunk).
         for g in range(0, len(state.survivors), scorer.per_pass):
             group = state.survivors[g : g + scorer.per_pass]
             oc = scorer.score(group, xs, ys, keep=not last, precision=precision)
-            bar.update(len(group) * n_images)
+            bar.update(len(group) * len(ys))
             if last:
                 before = state.outcomes.select(slice(g, g + len(group)))
-                if rescore:
-                    self._note_flips(before, oc, state.seen)
-                full = oc if rescore else before.extend(oc)
+                if low is not None:
+                    again = scorer.score(group, *self._images(scorer, low), False, "fp32")
+                    bar.update(len(group) * len(low))
+                    self._note_flips(before.columns(slice(0, len(low))), again)
+                    before = again.extend(before.columns(slice(len(low), None)))
+                full = before.extend(oc)
                 new = [row(s, full.select([j]), None) for j, s in enumerate(group)]
                 store.append(new)
                 state.rows += new
@@ -277,13 +292,20 @@ class Race:
                 rnd, idx, Outcomes.stack(fresh), unseen_before, state, scorer, row, store, bar
             )
 
-    def _note_flips(self, screened: Outcomes, fp32: Outcomes, seen: torch.Tensor) -> None:
-        """The largest number of screened images on which a survivor's bf16 and fp32
-        correctness differ, as a share of the whole split: a lower bound on its share over
-        the split, which the margin must cover (the check of the margin)."""
-        if len(seen) == 0 or screened.correct.shape[0] == 0:
+    def _images(self, scorer: Scorer, idx: torch.Tensor | None):
+        """(inputs, labels) of the images ``idx`` (None: the whole split)."""
+        if idx is None:
+            return scorer.inputs(self.x_val, None), self.y_val
+        dev_idx = idx.to(self.x_val.device)
+        return scorer.inputs(self.x_val[dev_idx], dev_idx), self.y_val[dev_idx]
+
+    def _note_flips(self, screened: Outcomes, fp32: Outcomes) -> None:
+        """The largest number of images on which a survivor's bf16 and fp32 correctness
+        differ, as a share of the whole split: a lower bound of what the margin must cover
+        (the check of ``search.bf16_flip_margin``)."""
+        if screened.correct.numel() == 0:
             return
-        flips = (screened.correct != fp32.correct[:, seen]).sum(1).max().item()
+        flips = (screened.correct != fp32.correct).sum(1).max().item()
         differ = flips / len(self.x_val)
         self.flips = differ if self.flips != self.flips else max(self.flips, differ)
         if differ > self.margin:
@@ -296,8 +318,10 @@ class Race:
 
     def _draw(self, rnd: int, last: bool) -> torch.Tensor | None:
         """The round's image indices; None: the whole split in its own order (exhaustive)."""
-        if not self.racing:  # exhaustive; its bf16 screening round takes every image in order
-            return None if last else torch.arange(len(self.x_val))
+        if not self.racing:  # exhaustive: every image at once (a bf16 screening round first)
+            if not self.bf16:
+                return None
+            return torch.arange(0 if last else len(self.x_val))
         return self.plan.draw(len(self.x_val) if last else self.sizes[rnd], self.spread)
 
     def _eliminate(
@@ -315,7 +339,7 @@ class Race:
         """Drop the candidates the round's test says are worse than the leader; save."""
         out = torch.zeros(len(state.survivors), dtype=torch.bool)
         if not self.racing:  # bf16 screening of every image: only the precision bound
-            out = exact_eliminations(fresh.correct, self.slack)
+            out = exact_eliminations(fresh.correct, self.slack(rnd))
         elif len(state.seen) > 0:  # round 0 has no leader chosen beforehand: it only scores
             out = stratified_eliminations(
                 state.outcomes.correct,
@@ -323,12 +347,13 @@ class Race:
                 self.strata[idx],
                 unseen_before,
                 self.z,
-                self.slack,
+                self.slack(rnd),
             )
         state.outcomes = state.outcomes.extend(fresh)
         state.seen = torch.cat([state.seen, idx])
         dropped = [(j, s) for j, (s, o) in enumerate(zip(state.survivors, out.tolist())) if o]
-        new = [row(s, state.outcomes.select([j]), rnd, scorer.precision) for j, s in dropped]
+        precision = "bf16" if self.low_rounds else "fp32"  # bf16 numbers among its images
+        new = [row(s, state.outcomes.select([j]), rnd, precision) for j, s in dropped]
         store.append(new)
         state.rows += new
         for _, s in dropped:

@@ -100,3 +100,22 @@ def per_sample_ggn_diagonal(
     finally:
         net.train(was_training)
     return {k: v / max(count, 1) for k, v in total.items()}
+
+
+def dominant_hessian_eigenvalue(
+    loss_of: Callable[[torch.Tensor], torch.Tensor], at: torch.Tensor, iters: int = 8
+) -> float:
+    """The eigenvalue of largest magnitude of the Hessian of ``loss_of`` at ``at`` (a small
+    tensor, e.g. architecture logits), by power iteration with Hessian-vector products
+    (double backward). The start vector is seeded (the global RNG is left alone)."""
+    g = torch.Generator().manual_seed(0)
+    v = torch.randn(at.shape, generator=g, dtype=at.dtype).to(at.device)
+    v = v / v.norm()
+    value = 0.0
+    for _ in range(iters):
+        p = at.detach().clone().requires_grad_()
+        (grad,) = torch.autograd.grad(loss_of(p), p, create_graph=True)
+        (hv,) = torch.autograd.grad(grad, p, grad_outputs=v)
+        value = float((hv * v).sum())
+        v = hv / hv.norm().clamp_min(1e-12)
+    return value

@@ -13,7 +13,7 @@ from .reference import (
 )
 from .runner import collect, run_study
 from .spec import StudySpec, list_studies, load_study
-from .stats import paired_difference, paired_differences, summarise, t_interval
+from .stats import paired_difference, paired_differences, side_values, summarise, t_interval
 
 __all__ = [
     "CLAIMS",
@@ -33,6 +33,7 @@ __all__ = [
     "provenance_line",
     "publish_reference",
     "reference_root",
+    "side_values",
     "run_study",
     "study_results",
     "summarise",

@@ -9,6 +9,8 @@ verdict comes from the paired 95% interval of ``a - b`` over the seeds:
 - **does not hold here**: it excludes 0 in the other direction;
 - **not resolved at this size**: it covers 0 (or there is one seed only).
 
+A difference of exactly 0 in every seed (say, no operation ever dropped) does not hold.
+
 With a ``margin`` the claim is "a is not worse than b by more than the margin" (pruning
 keeps accuracy): it holds when the interval lies above ``-margin``; direction ``equal``
 asks the interval to lie inside ``+-margin`` (it fails when it lies wholly outside). A
@@ -113,6 +115,8 @@ def evaluate(claim: Claim, table: pd.DataFrame) -> Verdict:
     low, high = sorted((sign * d["ci_low"], sign * d["ci_high"]))
     if d["n"] < 2 or math.isnan(low):
         verdict = UNRESOLVED
+    elif d["sd"] == 0 and low == 0 and claim.direction != "equal" and not claim.margin:
+        verdict = FAILS  # no difference at all, in every seed, where the paper claims one
     elif claim.direction == "equal":  # equivalence: the interval inside +-margin
         inside = -claim.margin < low and high < claim.margin
         outside = high < -claim.margin or low > claim.margin
@@ -126,14 +130,15 @@ def evaluate(claim: Claim, table: pd.DataFrame) -> Verdict:
     return Verdict(claim, d["n"], am, asd, bm, bsd, d["mean"], d["ci_low"], d["ci_high"], verdict)
 
 
-def claims_of(study: str) -> list[Claim]:
-    return [c for c in CLAIMS if c.study == study]
+def claims_of(study: str, items=None) -> list[Claim]:
+    """The claims a study judges (``items``: only those of these paper items)."""
+    return [c for c in CLAIMS if c.study == study and (items is None or c.item in items)]
 
 
-def verdicts(table: pd.DataFrame, study: str | None = None) -> pd.DataFrame:
+def verdicts(table: pd.DataFrame, study: str | None = None, items=None) -> pd.DataFrame:
     """One row per claim of ``study`` (default: the table's study) with its verdict."""
     study = study or str(table["study"].iloc[0])
-    return pd.DataFrame([evaluate(c, table).row() for c in claims_of(study)])
+    return pd.DataFrame([evaluate(c, table).row() for c in claims_of(study, items)])
 
 
 def verdict_line(v: pd.Series | dict) -> str:
@@ -349,6 +354,17 @@ CLAIMS = [
         "BaLeNAS ends with fewer parameter-free operations than DARTS",
         "no collapse to skip / pooling",
         "param_free_fraction",
+        Side("method=balenas"),
+        Side("method=darts"),
+        direction="lower",
+    ),
+    Claim(
+        "balenas_flatter",
+        "methods_cell",
+        "BaLeNAS",
+        "BaLeNAS ends with a smaller dominant Hessian eigenvalue (architecture loss) than DARTS",
+        "a flatter minimum in alpha",
+        "hessian_eigenvalue",
         Side("method=balenas"),
         Side("method=darts"),
         direction="lower",

@@ -66,7 +66,7 @@ def run_metrics(run_dir: str | Path, analyses=(), settings: dict | None = None) 
             add("candidate_val_sd", full["val_acc"].std(ddof=1) if len(full) > 1 else None)
         if where.history.is_file():
             last = pd.read_csv(where.history).iloc[-1]
-            for k in ("param_free_fraction", "none_fraction", "mean_sigma"):
+            for k in ("param_free_fraction", "none_fraction", "mean_sigma", "hessian_eigenvalue"):
                 if k in last.index:
                     add(k, last[k])
     for name in analyses:

@@ -75,7 +75,7 @@ def study_results(
         return load_study_folder(reference_root() / name)
     from ..experiments import default_runs_root
 
-    root = Path(runs_root) if runs_root else default_runs_root().parent / "studies"
+    root = Path(runs_root) if runs_root else default_runs_root() / "studies"
     out = root / f"{name}-{mode}"
     table = run_study(load_study(name), mode, out, jobs, progress)
     return table, json.loads((out / STUDY_FILE).read_text())

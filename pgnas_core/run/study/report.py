@@ -1,0 +1,107 @@
+"""The README's tables, generated from the reference results so that they cannot drift from
+them (``python scripts/update_readme.py`` rewrites the marked blocks; a test compares)."""
+
+from __future__ import annotations
+
+import math
+import re
+from pathlib import Path
+
+from .claims import CLAIMS, verdicts
+from .reference import load_study_folder, reference_root
+
+#: A generated README block: ``<!-- name:start -->`` ... ``<!-- name:end -->``.
+BLOCK = re.compile(
+    r"(<!-- (?P<name>[a-z_]+):start -->\n)(?P<body>.*?)(<!-- (?P=name):end -->)", re.S
+)
+
+
+def _fmt(mean: float, sd: float, digits: int = 3) -> str:
+    if mean is None or (isinstance(mean, float) and math.isnan(mean)):
+        return "-"
+    text = f"{mean:.{digits}f}"
+    return text if sd is None or math.isnan(sd) else f"{text} ± {sd:.{digits}f}"
+
+
+def claims_markdown(root: Path | None = None) -> str:
+    """One row per paper claim: the paper's numbers, ours (a and b, mean ± sd over seeds) and
+    the verdict, from the reference results."""
+    root = Path(root or reference_root())
+    lines = [
+        "| paper item | claim | paper | ours: a | ours: b | a - b, 95% CI | seeds | verdict |",
+        "|---|---|---|---|---|---|---:|---|",
+    ]
+    for study in dict.fromkeys(c.study for c in CLAIMS if c.item != "toolkit"):
+        table, _ = load_study_folder(root / study)
+        for _, v in verdicts(table, study).iterrows():
+            if v["item"] == "toolkit":
+                continue
+            ci = f"{v['difference']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
+            if math.isnan(v["ci_low"]):
+                ci = f"{v['difference']:+.3f}"
+            lines.append(
+                f"| {v['item']} | {v['statement']} | {v['paper']} | "
+                f"{_fmt(v['a_mean'], v['a_sd'])} | {_fmt(v['b_mean'], v['b_sd'])} | {ci} | "
+                f"{v['seeds']} | **{v['verdict']}** |"
+            )
+    return "\n".join(lines) + "\n"
+
+
+#: (study, config label, what the row is called)
+METHOD_ROWS = (
+    ("methods_m_small", "method=pgnas", "PGNAS (`pgnas`)", "demo ResNet"),
+    ("methods_m_small", "method=random", "Random (`random`)", "demo ResNet"),
+    ("methods_m_small", "method=bayesnas", "BayesNAS (`bayesnas`)", "demo ResNet"),
+    ("methods_cell", "method=pgnas", "PGNAS (`pgnas`)", "cell space"),
+    ("methods_cell", "method=random", "Random (`random`)", "cell space"),
+    ("methods_cell", "method=darts", "DARTS (`darts`)", "cell space"),
+    ("methods_cell", "method=balenas", "BaLeNAS (`balenas`)", "cell space"),
+    ("methods_cell", "method=bayesnas", "BayesNAS (`bayesnas`)", "cell space"),
+)
+
+
+def methods_markdown(root: Path | None = None) -> str:
+    """One measured line per method and space (laptop tier, mean ± sd over seeds)."""
+    root = Path(root or reference_root())
+    lines = [
+        "| method | space | test acc, inherited | test acc, from scratch | params | "
+        "search s | seeds |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    tables = {}
+    for study, config, label, space in METHOD_ROWS:
+        if study not in tables:
+            tables[study] = load_study_folder(root / study)[0]
+        t = tables[study]
+        t = t[t["config"] == config]
+
+        def stat(metric, digits=3, t=t):
+            v = t.loc[t["metric"] == metric, "value"]
+            if v.empty:
+                return "-"
+            sd = v.std(ddof=1) if len(v) > 1 else float("nan")
+            if metric in ("params", "search_seconds"):
+                return f"{v.mean():,.0f} ± {sd:,.0f}" if len(v) > 1 else f"{v.mean():,.0f}"
+            return _fmt(v.mean(), sd, digits)
+
+        lines.append(
+            f"| {label} | {space} | {stat('test_acc')} | {stat('test_acc_scratch')} | "
+            f"{stat('params')} | {stat('search_seconds')} | {t['seed'].nunique()} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
+BLOCKS = {"claims": claims_markdown, "methods": methods_markdown}
+
+
+def render_readme(text: str, root: Path | None = None) -> str:
+    """``text`` with every marked block (``<!-- name:start -->`` ... ``end``) regenerated."""
+
+    def fill(m: re.Match) -> str:
+        return m.group(1) + BLOCKS[m.group("name")](root) + m.group(4)
+
+    return BLOCK.sub(fill, text)
+
+
+def readme_blocks(text: str) -> dict[str, str]:
+    return {m.group("name"): m.group("body") for m in BLOCK.finditer(text)}
