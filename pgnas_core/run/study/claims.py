@@ -138,7 +138,14 @@ def claims_of(study: str, items=None) -> list[Claim]:
 def verdicts(table: pd.DataFrame, study: str | None = None, items=None) -> pd.DataFrame:
     """One row per claim of ``study`` (default: the table's study) with its verdict."""
     study = study or str(table["study"].iloc[0])
-    return pd.DataFrame([evaluate(c, table).row() for c in claims_of(study, items)])
+    rows = [evaluate(c, table).row() for c in claims_of(study, items)]
+    return pd.DataFrame(rows, columns=VERDICT_COLUMNS)  # the columns even for no claims
+
+
+VERDICT_COLUMNS = (
+    "key item statement paper metric seeds a_mean a_sd b_mean b_sd difference ci_low ci_high "
+    "verdict"
+).split()
 
 
 def verdict_line(v: pd.Series | dict) -> str:

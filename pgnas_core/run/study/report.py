@@ -16,11 +16,16 @@ BLOCK = re.compile(
 )
 
 
-def _fmt(mean: float, sd: float, digits: int = 3) -> str:
+def _spec(*values: float) -> str:
+    """Counts (params, FLOPs) as whole numbers with separators, accuracies to 3 decimals."""
+    return ",.0f" if max(abs(v) for v in values if not math.isnan(v)) >= 1000 else ".3f"
+
+
+def _fmt(mean: float, sd: float, spec: str = ".3f") -> str:
     if mean is None or (isinstance(mean, float) and math.isnan(mean)):
         return "-"
-    text = f"{mean:.{digits}f}"
-    return text if sd is None or math.isnan(sd) else f"{text} ± {sd:.{digits}f}"
+    text = format(mean, spec)
+    return text if sd is None or math.isnan(sd) else f"{text} ± {format(sd, spec)}"
 
 
 def claims_markdown(root: Path | None = None) -> str:
@@ -36,12 +41,15 @@ def claims_markdown(root: Path | None = None) -> str:
         for _, v in verdicts(table, study).iterrows():
             if v["item"] == "toolkit":
                 continue
-            ci = f"{v['difference']:+.3f} [{v['ci_low']:+.3f}, {v['ci_high']:+.3f}]"
+            spec = _spec(v["a_mean"], v["b_mean"])
+            signed = "+" + spec
+            ci = f"{v['difference']:{signed}} [{v['ci_low']:{signed}}, {v['ci_high']:{signed}}]"
             if math.isnan(v["ci_low"]):
-                ci = f"{v['difference']:+.3f}"
+                ci = f"{v['difference']:{signed}}"
             lines.append(
                 f"| {v['item']} | {v['statement']} | {v['paper']} | "
-                f"{_fmt(v['a_mean'], v['a_sd'])} | {_fmt(v['b_mean'], v['b_sd'])} | {ci} | "
+                f"{_fmt(v['a_mean'], v['a_sd'], spec)} | {_fmt(v['b_mean'], v['b_sd'], spec)} | "
+                f"{ci} | "
                 f"{v['seeds']} | **{v['verdict']}** |"
             )
     return "\n".join(lines) + "\n"
@@ -75,14 +83,13 @@ def methods_markdown(root: Path | None = None) -> str:
         t = tables[study]
         t = t[t["config"] == config]
 
-        def stat(metric, digits=3, t=t):
+        def stat(metric, t=t):
             v = t.loc[t["metric"] == metric, "value"]
             if v.empty:
                 return "-"
             sd = v.std(ddof=1) if len(v) > 1 else float("nan")
-            if metric in ("params", "search_seconds"):
-                return f"{v.mean():,.0f} ± {sd:,.0f}" if len(v) > 1 else f"{v.mean():,.0f}"
-            return _fmt(v.mean(), sd, digits)
+            spec = ",.0f" if metric in ("params", "search_seconds") else ".3f"
+            return _fmt(v.mean(), sd, spec)
 
         lines.append(
             f"| {label} | {space} | {stat('test_acc')} | {stat('test_acc_scratch')} | "
