@@ -84,7 +84,8 @@ def plot_claims(table: pd.DataFrame, study: str | None = None, items=None, ncols
 def plot_study_metric(
     table: pd.DataFrame, metric: str, ax=None, x: str = "config", hue: str | None = "method"
 ):
-    """One metric across the study's configurations: every seed as a point, and the mean."""
+    """One metric across the study's configurations: every seed as a point, the mean and its
+    95% t-interval (none with one seed)."""
     data = table[table["metric"] == metric]
     if data.empty:
         raise ValueError(
@@ -100,7 +101,9 @@ def plot_study_metric(
         y="value",
         hue=hue,
         dodge=0.4 if hue else False,
-        errorbar=None,
+        errorbar=_t95,
+        capsize=0.1,
+        err_kws={"linewidth": 1.2},
         markers="_",
         linestyles="none",
         ax=ax,
@@ -108,8 +111,23 @@ def plot_study_metric(
         **colour,
     )
     ax.set_ylabel(metric)
+    _short_config_labels(ax)
     ax.tick_params(axis="x", labelsize=8)
     return ax
+
+
+def _t95(values) -> tuple[float, float]:
+    _, _, low, high, _ = t_interval(values)
+    return low, high
+
+
+def _short_config_labels(ax) -> None:
+    """``method=darts, method=balenas`` as ``darts, balenas`` under an x label ``method``."""
+    labels = [t.get_text() for t in ax.get_xticklabels()]
+    keys = {s.split("=", 1)[0] for s in labels}
+    if labels and len(keys) == 1 and all("=" in s for s in labels):
+        ax.set_xticks(ax.get_xticks(), [s.split("=", 1)[1] for s in labels])
+        ax.set_xlabel(keys.pop())
 
 
 def side_by_side_table(table: pd.DataFrame, metrics, by: str = "config") -> pd.DataFrame:

@@ -12,6 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -226,6 +227,30 @@ def test_claim_plots_show_the_computed_verdict():
     assert len(ax.lines) >= 3  # one line per seed
     text = viz.side_by_side_table(table, ["test_acc"])
     assert list(text["config"]) == ["x", "y"] and text.loc[0, "test_acc"].startswith("0.91 ±")
+
+
+def test_a_study_metric_plot_draws_each_configs_t_interval():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pgnas_viz as viz
+
+    a, b = [0.90, 0.91, 0.95], [0.80, 0.80, 0.81]
+    table = _table(a, b).replace({"config": {"x": "method=darts", "y": "method=balenas"}})
+    ax = viz.plot_study_metric(table, "test_acc")
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["darts", "balenas"]
+    assert ax.get_xlabel() == "method"
+    bars = [line.get_ydata() for line in ax.lines if np.isnan(line.get_ydata()).any()]
+    spans = sorted((np.nanmin(y), np.nanmax(y)) for y in bars)  # an error bar with its caps
+    # the 95% t-interval by hand: mean +- t(0.975, 2) sd / sqrt(3), t = 4.302653
+    want = sorted(
+        (
+            np.mean(v) - 4.302653 * np.std(v, ddof=1) / 3**0.5,
+            np.mean(v) + 4.302653 * np.std(v, ddof=1) / 3**0.5,
+        )
+        for v in (a, b)
+    )
+    assert np.ravel(spans) == pytest.approx(np.ravel(want), rel=1e-5)
 
 
 def test_the_notebook_mode_follows_ci_and_the_environment():
