@@ -21,6 +21,7 @@ on the whole validation split. :func:`rank_candidates` computes the same numbers
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -307,7 +308,7 @@ class Race:
             return
         flips = (screened.correct != fp32.correct).sum(1).max().item()
         differ = flips / len(self.x_val)
-        self.flips = differ if self.flips != self.flips else max(self.flips, differ)
+        self.flips = differ if math.isnan(self.flips) else max(self.flips, differ)
         if differ > self.margin:
             warnings.warn(
                 f"bf16 and fp32 disagreed on {differ:.2%} of the images for a survivor, "
