@@ -27,6 +27,7 @@ from ..train.curvature import dominant_hessian_eigenvalue
 from ..train.distributed import context
 from ..train.evaluation import evaluate
 from ..train.finetune import train_from_scratch
+from ..train.kill_hook import kill_hook
 from .base import DeriveContext, Derived, SearchMethod
 
 
@@ -182,6 +183,7 @@ class DifferentiableMethod(SearchMethod):
         self.n_arch = len(self._splits(data)[1])  # N_v: the architecture half's size
         self.arch_optimizer = self.make_arch_optimizer(net)
         self._net = net
+        self._arch_steps, self._arch_kill = 0, kill_hook("arch")
         return net
 
     def before_step(self, net, epoch: int, step: int) -> None:
@@ -193,6 +195,9 @@ class DifferentiableMethod(SearchMethod):
         device = next(net.parameters()).device
         torch.manual_seed(mix_seed(t.seed, epoch, step, 0xA5C))  # this step's samples
         self.arch_step(net, x.to(device), y.to(device))
+        self._arch_steps += 1
+        if self._arch_kill is not None:  # the resume tests' kill point inside a step
+            self._arch_kill(self._arch_steps)
 
     def after_epoch(self, net, epoch: int, data) -> None:
         """The dominant eigenvalue of the architecture loss's Hessian in alpha (BaLeNAS's

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError, PgnasError
+from ..errors import ConfigError, PgnasError, one_line
 
 EPILOG = """examples:
   pgnas search --preset demo --out runs/demo
@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     except PgnasError as e:
         if args.debug:
             raise
-        print(f"pgnas: error: {e}", file=sys.stderr)
+        print(f"pgnas: error: {one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 1
     except KeyboardInterrupt:
         if args.debug:
