@@ -32,9 +32,9 @@ def check_jobs(jobs) -> None:
         raise ConfigError(
             "--jobs",
             jobs,
-            f"1..{top} runs at a time (each takes one core, this machine has "
-            f"{os.cpu_count()}; more than {RUNS_PER_CORE} per core, or {MAX_JOBS}, only "
-            "slows them down)",
+            f"1..{top} runs at a time: each run takes one core and this machine has "
+            f"{os.cpu_count()}; more than {RUNS_PER_CORE} per core ({MAX_JOBS} in all) only "
+            "slows them down",
         )
 
 
