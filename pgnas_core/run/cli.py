@@ -88,6 +88,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="the study folder (default: runs/studies/NAME-TIER)")
     p.add_argument("--jobs", type=int, help="runs at a time, one thread each (default: cores)")
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="continue a study whose runs were made at another commit (recorded in study.json)",
+    )
+    p.add_argument(
         "--reference",
         action="store_true",
         help="also copy its tables and verdicts to results/reference/NAME",
@@ -187,7 +192,9 @@ def _study(args) -> int:
     spec = st.load_study(args.name)
     out = Path(args.out or Path("runs") / "studies" / f"{spec.name}-{args.tier}")
     command = "pgnas " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
-    table = st.run_study(spec, args.tier, out, args.jobs, not args.no_progress, command)
+    table = st.run_study(
+        spec, args.tier, out, args.jobs, not args.no_progress, command, force=args.force
+    )
     summary = st.summarise(table)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     for _, v in st.verdicts(table, spec.name).iterrows():
