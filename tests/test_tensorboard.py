@@ -96,6 +96,7 @@ def test_a_resumed_run_replaces_the_epochs_it_trains_again(tmp_path):
     assert np.allclose([v for _, v in got["val_acc"]], [0.6, 0.9, 0.95])
 
 
+@pytest.mark.slow  # a subprocess up to building the supernet
 def test_missing_tensorboard_is_one_line_naming_the_extra(tmp_path):
     """Without the tensorboard package (blocked here), the run stops before training."""
     code = (
