@@ -94,6 +94,7 @@ def write_portable(
             "images": len(images),
             "runtime": runtime,
             "max_abs_diff": None if got is None else float((got - expected).abs().max()),
+            "max_abs_output": float(expected.abs().max()),  # the scale the difference is on
         },
     }
     sidecar_file(path).write_text(json.dumps(sidecar, indent=1))
@@ -151,17 +152,13 @@ _WRITERS = {"pt2": _write_pt2, "onnx": _write_onnx}
 _RUNNERS = {"pt2": _run_pt2, "onnx": _run_onnx}
 
 
-def read_sidecar(path: Path) -> dict:
-    """The sidecar of a portable file (``model.pt2`` -> ``model.pt2.json``)."""
-    return json.loads(sidecar_file(path).read_text())
-
-
 def describe(sidecar: dict) -> str:
     """One line for the CLI: what was written and how well it matches."""
     check = sidecar["check"]
     diff = check["max_abs_diff"]
     checked = (
-        f"max abs diff {diff:.2g} on {check['images']} images ({check['runtime']})"
+        f"max abs diff {diff:.2g} (outputs up to {check['max_abs_output']:.3g}) on "
+        f"{check['images']} images ({check['runtime']})"
         if diff is not None
         else "not run here (onnxruntime is not installed)"
     )
