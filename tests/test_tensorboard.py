@@ -13,6 +13,8 @@ from pgnas_core.run.cli import main
 from pgnas_core.train.config import TrainConfig
 from pgnas_core.train.tensorboard import TensorBoardSink, tensorboard_dir
 
+from cli_run import run_cli
+
 TINY = ["--no-progress", "--set", "train.epochs=2", "--set", "data.train_size=64"]
 
 
@@ -71,6 +73,25 @@ def test_events_mirror_every_numeric_history_column(tmp_path, method, args, colu
             out / "random" / "history.csv",
             tensorboard_dir(out / "random" / "history.csv", "random"),
         )
+
+
+@pytest.mark.slow
+def test_a_killed_and_resumed_run_has_each_epoch_once(tmp_path):
+    """Killed inside epoch 2 (after epoch 1's events), resumed: two event files whose
+    scalars are history.csv's, each epoch once."""
+    out = tmp_path / "run"
+    sets = ["train.epochs=3", "data.train_size=64", "train.tensorboard=true"]
+    sets += ["train.checkpoint_every_steps=1", "method.baselines=[]"]
+    args = ["train", "--preset", "digits", "--no-progress", "--out", str(out)]
+    args += [a for s in sets for a in ("--set", s)]
+    killed = run_cli(*args, kill_after="train:2")  # one step per epoch: inside epoch 2
+    assert killed.returncode != 0
+    folder = tensorboard_dir(out / "history.csv", "pgnas")
+    assert [s for s, _ in _scalars(folder)["val_acc"]] == [1]
+    resumed = run_cli(*args, "--resume")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(list(folder.glob("events.out.tfevents.*"))) == 2
+    _assert_mirrors_history(out / "history.csv", folder)
 
 
 def test_off_by_default_and_validated(tmp_path):
