@@ -49,6 +49,7 @@ NON_NUMERIC_FIELDS = frozenset(
         "train.keep_checkpoints",
         "train.checkpoint_every_steps",
         "train.dist_backend",
+        "train.tensorboard",
         "data.root",
         "data.download",
         "data.num_workers",

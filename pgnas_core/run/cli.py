@@ -14,6 +14,7 @@ EPILOG = """examples:
   pgnas train --preset supnet_m_cifar10 --set data.root=/data --out runs/m
   pgnas rank --out runs/m --set search.candidates=1500
   pgnas export --out runs/m --seed 17
+  pgnas export --out runs/m --format onnx
   pgnas study guided_vs_random --tier laptop --out runs/studies/gvr
   pgnas presets"""
 
@@ -77,6 +78,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--random",
         action="store_true",
         help="from the Random baseline's supernet (the same as --method random)",
+    )
+    p.add_argument(
+        "--format",
+        default="folder",
+        help="folder (weights.pt + arch.json, reloads with pgnas), pt2 (also model.pt2: torch "
+        "alone) or onnx (also model.onnx: onnxruntime alone); default: %(default)s",
     )
     sub.add_parser("presets", help="list presets, methods and registered supernets")
     p = sub.add_parser(
@@ -243,9 +250,11 @@ def _export(args) -> int:
     as the ranking saw it (BN recalibrated when the run recalibrates)."""
     from ..data import load_data, stack_split
     from ..rank import export_candidate, save_subnet
+    from ..rank.portable import check_format, describe, write_portable
     from ..train import evaluate
     from .run_dir import RunDir, load_supernet
 
+    check_format(args.format)
     run = RunDir(args.out)
     cfg = run.read_config()
     if args.random and args.method not in (None, "random"):
@@ -287,6 +296,8 @@ def _export(args) -> int:
         f"exported candidate seed {seed} ({arch.archid}): {meta['params']:,} params, "
         f"{meta['flops']:,} FLOPs, val acc {val['acc']:.4f} -> {dest}"
     )
+    if args.format != "folder":
+        print(describe(write_portable(args.format, dest, compact, x_val[:256], meta, data.info)))
     return 0
 
 

@@ -34,6 +34,7 @@ class TrainConfig:
         False  # torch.compile the training forward (fuses the sites' masking; slow start)
     )
     precision: str = "fp32"  # fp32 | bf16 | auto (bf16 autocast where the device has it)
+    tensorboard: bool = False  # also write history.csv's columns as TensorBoard scalars
 
     def validate(self) -> TrainConfig:
         """Raise ConfigError naming ``train.<field>`` for the first bad value; return self."""
@@ -66,6 +67,9 @@ class TrainConfig:
         )
         check_choice("train.dist_backend", t.dist_backend, BACKENDS)
         check_choice("train.precision", t.precision, PRECISIONS)
+        check_field(
+            "train.tensorboard", t.tensorboard, isinstance(t.tensorboard, bool), "true or false"
+        )
         check_field(
             "train.milestones",
             t.milestones,
