@@ -109,7 +109,7 @@ def plot_error_vs_candidates(df: pd.DataFrame, ax=None, paper: pd.DataFrame | No
         sd = stats["std"].fillna(0.0)
         ax.fill_between(
             stats["candidates"],
-            stats["mean"] - sd,
+            (stats["mean"] - sd).clip(lower=0.0),  # an error is never below 0
             stats["mean"] + sd,
             color="C0",
             alpha=0.2,

@@ -141,3 +141,39 @@ def test_a_study_report_renders_the_claims_in_chromium(tmp_path):
     _assert_images_render(seen, 4)  # claims, test_acc, Pareto vs params and vs FLOPs
     assert "guided_vs_random" in seen["h1"]
     assert not (STUDY / "report.html").exists()  # --dest: the reference folder stays clean
+
+
+@pytest.mark.slow
+def test_a_darts_run_report_shows_the_alpha_heatmap_and_says_why_no_candidates(
+    tmp_path_factory, monkeypatch
+):
+    """The run sections in-process on a tiny DARTS run: the alpha heatmap (one panel per
+    shown epoch, one scale), the cell graph as an SVG image, and a note instead of the
+    candidates, which DARTS does not rank."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from pgnas_core.run import experiments as ex
+    from pgnas_viz import report_sections as rs
+
+    out = ex.cached_search(
+        ex.cell_config("darts", "train.epochs=1"), tmp_path_factory.mktemp("darts"), name="darts"
+    )
+    shown = {"figures": [], "html": []}
+    monkeypatch.setattr(rs, "figure", shown["figures"].append)
+    monkeypatch.setattr(rs, "show_html", shown["html"].append)
+    monkeypatch.setattr(rs, "note", lambda text: shown["html"].append(f"note: {text}"))
+    run = rs.header(str(out))
+    assert "method <b>darts</b>" in shown["html"][0]
+    rs.heatmaps(run)
+    (fig,) = shown["figures"]
+    panels = [ax for ax in fig.axes if ax.images]
+    assert [ax.get_title() for ax in panels] == ["epoch 0", "epoch 1"]
+    assert len({(ax.images[0].norm.vmin, ax.images[0].norm.vmax) for ax in panels}) == 1
+    rs.architecture(run)
+    assert 'src="data:image/svg+xml;base64,' in shown["html"][-1]
+    rs.candidates(run)
+    assert shown["html"][-1].startswith("note: no candidates.csv: darts derives")
+    rs.training_curves(run)
+    curves = shown["figures"][-1].axes
+    assert curves[3].get_title() == "argmax edges: parameter-free"
