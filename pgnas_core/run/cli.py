@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, PgnasError, one_line
+from .cli_report import add_report_parser, run_report
 
 EPILOG = """examples:
   pgnas search --preset demo --out runs/demo
@@ -16,6 +17,7 @@ EPILOG = """examples:
   pgnas export --out runs/m --seed 17
   pgnas export --out runs/m --format onnx
   pgnas study guided_vs_random --tier laptop --out runs/studies/gvr
+  pgnas report runs/demo --dest demo.html
   pgnas presets"""
 
 
@@ -105,6 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also copy its tables and verdicts to results/reference/NAME",
     )
     p.add_argument("--no-progress", action="store_true")
+    add_report_parser(sub)
     return parser
 
 
@@ -186,6 +189,8 @@ def _dispatch(args) -> int:
         return _export(args)
     if args.command == "study":
         return _study(args)
+    if args.command == "report":
+        return run_report(args)
     raise AssertionError(args.command)
 
 
