@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, PgnasError
+from .cli_config import add_config_parser, run_config_command
 
 EPILOG = """examples:
   pgnas search --preset demo --out runs/demo
@@ -15,7 +16,8 @@ EPILOG = """examples:
   pgnas rank --out runs/m --set search.candidates=1500
   pgnas export --out runs/m --seed 17
   pgnas study guided_vs_random --tier laptop --out runs/studies/gvr
-  pgnas presets"""
+  pgnas presets
+  pgnas config --preset digits --set method.name=darts"""
 
 
 def _add_config_args(p: argparse.ArgumentParser, preset_default: str | None = "demo") -> None:
@@ -79,6 +81,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="from the Random baseline's supernet (the same as --method random)",
     )
     sub.add_parser("presets", help="list presets, methods and registered supernets")
+    add_config_parser(sub, _add_config_args)
     p = sub.add_parser(
         "study",
         help="a grid of configurations x seeds, resumable, in parallel; the claims' verdicts",
@@ -140,6 +143,8 @@ def _dispatch(args) -> int:
     if args.command == "presets":
         _print_presets()
         return 0
+    if args.command == "config":
+        return run_config_command(args)
     if args.command in ("search", "train"):
         cfg = resolve_config(args.preset, args.config, args.overrides)
         _init_distributed(cfg)
