@@ -470,6 +470,7 @@ def test_argparse_errors_exit_2(capsys):
     assert e.value.code == 2
 
 
+@pytest.mark.slow  # a python process per case
 @pytest.mark.parametrize(
     "argv, word",
     [
