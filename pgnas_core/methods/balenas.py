@@ -48,7 +48,10 @@ WEIGHTS_AT = ("mean", "sample")
 
 @dataclass
 class BalenasConfig(BilevelSettings):
-    """The ``balenas`` section (SPEC_METHODS section 4; the defaults are unverified there)."""
+    """BaLeNAS's settings: a Gaussian over alpha learned by the Bayesian learning rule, and
+    how an architecture is derived from it.
+
+    The paper's numbers for these defaults are unverified."""
 
     optimizer: str = setting(
         "vadam",

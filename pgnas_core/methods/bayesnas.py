@@ -33,7 +33,6 @@ torch.func, in eval mode.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -43,79 +42,13 @@ from ..data.order import mix_seed
 from ..data.splits import split_in_two
 from ..errors import PgnasError
 from ..rank import export_subnet
-from ..settings import Range, check_settings, setting
 from ..supernets import configure_sites
-from ..supernets.cell import SHARING, EdgeGates
+from ..supernets.cell import EdgeGates
 from ..train.curvature import per_sample_ggn_diagonal
 from ..train.evaluation import evaluate
 from .base import DeriveContext, Derived, SearchMethod
+from .bayesnas_settings import BayesnasConfig
 from .registry import register_method
-
-PRUNE_BY = ("relevance", "magnitude")
-INITS = ("one", "uniform")
-
-
-@dataclass
-class BayesnasConfig:
-    """The ``bayesnas`` section (SPEC_METHODS section 3; the paper's numbers are unverified)."""
-
-    lam: float = setting(
-        0.01,
-        "lambda of the group lasso on the parent switches (and the children's)",
-        bounds=Range(0, 1000, "(]"),
-    )
-    lam_child: float | None = setting(
-        None, "the children's lambda", bounds=Range(0, 1000, "(]"), null="bayesnas.lam"
-    )
-    threshold: float = setting(
-        0.1,
-        "keep children whose relevance > threshold * the largest one",
-        bounds=Range(0, 1, "[)"),
-    )
-    prune_by: str = setting(
-        "relevance",
-        "relevance (BayesNAS) | magnitude (||s_g||, for comparison)",
-        choices=PRUNE_BY,
-    )
-    share: str = setting(
-        "all", "cells whose switches form one group: all | stage | cell", choices=SHARING
-    )
-    warmup_fraction: float = setting(
-        0.1,
-        "phase A's share of the training split (seeded, disjoint)",
-        bounds=Range(0, 1, "()"),
-    )
-    warmup_epochs: int = setting(1, "passes of phase A", bounds=Range(0, 100_000))
-    rounds: int = setting(
-        1,
-        "T: phase B passes, each followed by a Laplace/ARD update",
-        bounds=Range(1, 10_000),
-    )
-    hessian_batches: int = setting(
-        8, "M: batches the diagonal GGN is averaged over", bounds=Range(1, 100_000)
-    )
-    lr: float = setting(
-        0.1, "learning rate of SGD on the weights and switches", bounds=Range(0, 10, "(]")
-    )
-    momentum: float = setting(0.9, "SGD's momentum", bounds=Range(0, 1, "[)"))
-    weight_decay: float = setting(
-        1e-4, "weight decay of the weights (the switches have none)", bounds=Range(0, 1)
-    )
-    init: str = setting(
-        "one",
-        "gamma and omega start at 1 (one) | uniform in [0, 1] (the official code)",
-        choices=INITS,
-    )
-    # the lasso shrinks switches faster than eval-mode running statistics follow
-    bn_recalibration_batches: int = setting(
-        10,
-        "evaluations re-estimate BN statistics on this many training batches (0: off)",
-        bounds=Range(0, 100_000),
-    )
-
-    def validate(self) -> BayesnasConfig:
-        check_settings(self, "bayesnas")
-        return self
 
 
 class Switches(nn.Module):

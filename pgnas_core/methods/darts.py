@@ -15,7 +15,7 @@ from .registry import register_method
 
 @dataclass
 class DartsConfig(BilevelSettings):
-    """The ``darts`` section: Adam on alpha with the DARTS defaults."""
+    """DARTS's settings: Adam on alpha, with the DARTS defaults."""
 
     arch_lr: float = setting(
         3e-4,

@@ -18,7 +18,7 @@ from .sample_and_rank import sample_and_rank
 
 @dataclass
 class PosteriorConfig:
-    """The ``posterior`` section: PGNAS's settings, which the Random baseline shares."""
+    """PGNAS's settings, which the Random baseline shares."""
 
     tau: float = setting(
         0.2, "temperature of the relaxed Bernoulli mask (Eq. 16)", bounds=Range(0, 10, "(]")

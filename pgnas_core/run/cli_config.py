@@ -102,7 +102,7 @@ def _description_row(cfg) -> FieldRow:
 
 def section_help(obj) -> str:
     doc = (type(obj).__doc__ or "").strip()
-    return doc.split("\n\n")[0].replace("\n", " ") if doc else ""
+    return " ".join(doc.split("\n\n")[0].split())
 
 
 def show(value) -> str:
