@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from ..errors import ConfigError, PgnasError, one_line
+from .cli_config import add_config_parser, run_config_command
 from .cli_report import add_report_parser, run_report
 
 EPILOG = """examples:
@@ -18,7 +19,8 @@ EPILOG = """examples:
   pgnas export --out runs/m --format onnx
   pgnas study guided_vs_random --tier laptop --out runs/studies/gvr
   pgnas report runs/demo --dest demo.html
-  pgnas presets"""
+  pgnas presets
+  pgnas config --preset digits --set method.name=darts"""
 
 
 def _add_config_args(p: argparse.ArgumentParser, preset_default: str | None = "demo") -> None:
@@ -88,6 +90,7 @@ def build_parser() -> argparse.ArgumentParser:
         "alone) or onnx (also model.onnx: onnxruntime alone); default: %(default)s",
     )
     sub.add_parser("presets", help="list presets, methods and registered supernets")
+    add_config_parser(sub, _add_config_args)
     p = sub.add_parser(
         "study",
         help="a grid of configurations x seeds, resumable, in parallel; the claims' verdicts",
@@ -155,6 +158,8 @@ def _dispatch(args) -> int:
     if args.command == "presets":
         _print_presets()
         return 0
+    if args.command == "config":
+        return run_config_command(args)
     if args.command in ("search", "train"):
         cfg = resolve_config(args.preset, args.config, args.overrides)
         _init_distributed(cfg)
