@@ -68,6 +68,7 @@ class SubmititExecutor:
     cluster: str
     parameters: dict = field(default_factory=dict)
     retries: int = 2
+    max_requeues: int = 20  # timeouts/preemptions a job may be requeued after (submitit: 3)
     max_parallel: int | None = None
     poll_s: float = 2.0
 
@@ -85,8 +86,8 @@ class SubmititExecutor:
         queue = [j for j in todo if j.name not in running]
         tries = {j.name: 0 for j in todo}
         failed = []
-        bar = tqdm(total=len(todo), desc=f"study {spec.name} ({tier}, {self.cluster})")
-        bar.disable = not progress
+        desc = f"study {spec.name} ({tier}, {self.cluster})"
+        bar = tqdm(total=len(todo), desc=desc, disable=not progress)
         while queue or running:
             while queue and len(running) < (self.max_parallel or len(todo)):
                 j = queue.pop(0)
@@ -118,7 +119,8 @@ class SubmititExecutor:
             import submitit
         except ImportError as e:
             raise PgnasError("--executor slurm needs submitit: pip install 'pgnas[cluster]'") from e
-        executor = submitit.AutoExecutor(folder=out / "submitit", cluster=self.cluster)
+        requeues = {f"{c}_max_num_timeout": self.max_requeues for c in ("slurm", "local")}
+        executor = submitit.AutoExecutor(out / "submitit", cluster=self.cluster, **requeues)
         try:
             executor.update_parameters(name=f"pgnas-{name}", **self.parameters)
         except (NameError, AssertionError) as e:  # submitit's own checks, one line each
@@ -194,15 +196,17 @@ def from_args(args) -> SubmititExecutor | None:
         "slurm_partition": args.slurm_partition,
     }
     params = {k: v for k, v in params.items() if v is not None}
-    retries = 2
+    own = {"retries": 2, "max_requeues": 20}  # ours; the rest of the file is submitit's
     if args.executor_options:
         extra = _read_options(args.executor_options)
-        retries = int(extra.pop("retries", retries))
+        own.update({k: int(extra.pop(k)) for k in list(own) if k in extra})
         params.update(extra)
     # Slurm queues every run at once unless --jobs says otherwise; here, one run per core.
     parallel = args.jobs or (None if slurm else max(1, os.cpu_count() or 1))
     _check_parameters(params)
-    return SubmititExecutor(_CLUSTER[args.executor], params, retries, parallel)
+    return SubmititExecutor(
+        _CLUSTER[args.executor], params, own["retries"], own["max_requeues"], parallel
+    )
 
 
 def _check_parameters(params: dict) -> None:
