@@ -69,3 +69,63 @@ def test_submitit_runs_equal_local_runs_and_a_rerun_submits_nothing(tmp_path):
     assert r.returncode == 0, r.stderr
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # not redone
     assert sorted(p.name for p in (cluster / "submitit").iterdir()) == jobs_before  # no job
+
+
+def test_options_file_overrides_defaults_and_flags_override_the_file(tmp_path):
+    pytest.importorskip("submitit")
+    import argparse
+
+    from pgnas_core.run.study.executors import add_arguments, from_args
+
+    opts = tmp_path / "slurm.yaml"
+    opts.write_text("timeout_min: 100\nslurm_partition: a\nmem_gb: 8\nretries: 5\n")
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    parser.add_argument("--jobs", type=int)
+    base = ["--executor", "slurm", "--executor-options", str(opts)]
+    ex = from_args(parser.parse_args(base))
+    assert ex.cluster == "slurm" and ex.retries == 5 and ex.max_parallel is None
+    assert ex.parameters == {
+        "timeout_min": 100,
+        "gpus_per_node": 1,
+        "cpus_per_task": 4,
+        "slurm_partition": "a",
+        "mem_gb": 8,
+    }
+    ex = from_args(parser.parse_args([*base, "--slurm-time", "7", "--slurm-partition", "b"]))
+    assert ex.parameters["timeout_min"] == 7 and ex.parameters["slurm_partition"] == "b"
+    assert from_args(parser.parse_args(["--executor", "local"])) is None
+
+
+TINY = """description: two tiny runs
+grid: {posterior.l2: [1, 20]}
+tiers:
+  quick:
+    preset: digits
+    overrides: [train.epochs=1, data.train_size=100, "method.baselines=[]", search.candidates=2,
+                "supernet.options={widths: [4, 8, 8], stem_channels: 4}"]
+    seeds: [0]
+  laptop: {preset: digits, seeds: [0]}
+"""
+
+
+@pytest.mark.slow
+def test_a_failing_job_is_resubmitted_then_named_in_one_line(tmp_path):
+    """Each run kills itself at its first training step (the PGNAS_KILL_AFTER test hook, which
+    fires again on every resume): each job is submitted 1 + retries times, then the study
+    stops with one line naming both runs and their logs."""
+    pytest.importorskip("submitit")
+    spec, opts, out = tmp_path / "tiny.yaml", tmp_path / "opts.yaml", tmp_path / "s"
+    spec.write_text(TINY)
+    opts.write_text("retries: 1\n")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PGNAS_KILL_AFTER": "train:1"}
+    args = [sys.executable, "-m", "pgnas_core", "study", str(spec), "--tier", "quick"]
+    args += ["--out", str(out), "--no-progress", "--executor", "submitit-local"]
+    args += ["--executor-options", str(opts)]
+    r = subprocess.run(args, env=env, capture_output=True, text=True, timeout=1200)
+    assert r.returncode == 1, r.stderr
+    line = r.stderr.strip().splitlines()[-1]
+    assert line.startswith("pgnas: error: study tiny: 2 runs failed after 2 attempts")
+    assert "l2=1-seed0" in line and "l2=20-seed0" in line and "Traceback" not in r.stderr
+    assert len(list((out / "submitit").glob("*_submitted.pkl"))) == 4  # two jobs per run
+    assert not list(out.glob("runs/*/metrics.json"))

@@ -189,18 +189,20 @@ def from_args(args) -> SubmititExecutor | None:
     if args.executor == "local":
         return None
     slurm = args.executor == "slurm"
-    params = {
-        "timeout_min": args.slurm_time or 1440,
-        "gpus_per_node": args.slurm_gpus if args.slurm_gpus is not None else int(slurm),
-        "cpus_per_task": args.slurm_cpus or (4 if slurm else 1),
-        "slurm_partition": args.slurm_partition,
-    }
-    params = {k: v for k, v in params.items() if v is not None}
+    # The defaults, then the options file, then the flags given on the command line.
+    params = {"timeout_min": 1440, "gpus_per_node": int(slurm), "cpus_per_task": 4 if slurm else 1}
     own = {"retries": 2, "max_requeues": 20}  # ours; the rest of the file is submitit's
     if args.executor_options:
         extra = _read_options(args.executor_options)
         own.update({k: int(extra.pop(k)) for k in list(own) if k in extra})
         params.update(extra)
+    flags = {
+        "timeout_min": args.slurm_time,
+        "gpus_per_node": args.slurm_gpus,
+        "cpus_per_task": args.slurm_cpus,
+        "slurm_partition": args.slurm_partition,
+    }
+    params.update({k: v for k, v in flags.items() if v is not None})
     # Slurm queues every run at once unless --jobs says otherwise; here, one run per core.
     parallel = args.jobs or (None if slurm else max(1, os.cpu_count() or 1))
     _check_parameters(params)
