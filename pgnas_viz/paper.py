@@ -1,5 +1,5 @@
-"""The paper's numbers as data (Zhou et al., AAAI 2020; SPEC section 4), and a helper that
-puts our measured numbers beside them. Pure pandas, no plotting.
+"""The paper's numbers as data (Zhou et al., AAAI 2020; docs/method_pgnas.md section 9), and a
+helper that puts our measured numbers beside them. Pure pandas, no plotting.
 
 Errors are in percent and parameter counts in millions, as the paper prints them.
 """

@@ -110,6 +110,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="also copy its tables and verdicts to results/reference/NAME",
     )
     p.add_argument("--no-progress", action="store_true")
+    from .study.executors import add_arguments as add_executor_arguments
+
+    add_executor_arguments(p)
     add_report_parser(sub)
     return parser
 
@@ -201,6 +204,7 @@ def _dispatch(args) -> int:
 
 def _study(args) -> int:
     from . import study as st
+    from .study.executors import from_args
 
     if args.name == "list":
         for name, desc in st.list_studies().items():
@@ -209,8 +213,9 @@ def _study(args) -> int:
     spec = st.load_study(args.name)
     out = Path(args.out or Path("runs") / "studies" / f"{spec.name}-{args.tier}")
     command = "pgnas " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
+    executor = from_args(args)
     table = st.run_study(
-        spec, args.tier, out, args.jobs, not args.no_progress, command, force=args.force
+        spec, args.tier, out, args.jobs, not args.no_progress, command, executor, force=args.force
     )
     summary = st.summarise(table)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))

@@ -83,10 +83,17 @@ def quick_config(*overrides: str, preset: str = QUICK_PRESET) -> RunConfig:
     return resolve_config(preset, overrides=[*QUICK_OVERRIDES, *overrides])
 
 
-def cell_config(method: str, *overrides: str, quick: bool = True) -> RunConfig:
-    """A run of ``method`` on the cell space: quick (digits, CELL_QUICK_OVERRIDES) or the
-    ``cell_small`` preset (Fashion-MNIST, minutes per method on a 2-core CPU), with every
-    derived net also trained from scratch."""
+def cell_config(
+    method: str,
+    *overrides: str,
+    quick: bool = True,
+    preset: str = "cell_small",
+    scratch_epochs: int = 3,
+) -> RunConfig:
+    """A run of ``method`` on the cell space: quick (digits, CELL_QUICK_OVERRIDES) or
+    ``preset`` (``cell_small``: Fashion-MNIST, minutes per method on a 2-core CPU;
+    ``cell_cifar10``: the paper's size), with every derived net also trained from scratch for
+    ``scratch_epochs`` epochs."""
     from ..config import resolve_config
 
     if quick:
@@ -95,8 +102,8 @@ def cell_config(method: str, *overrides: str, quick: bool = True) -> RunConfig:
             QUICK_PRESET,
             overrides=[*CELL_QUICK_OVERRIDES, f"method.name={method}", *extra, *overrides],
         )
-    base = [f"method.name={method}", "search.scratch_epochs=3"]
-    return resolve_config("cell_small", overrides=[*base, *overrides])
+    base = [f"method.name={method}", f"search.scratch_epochs={scratch_epochs}"]
+    return resolve_config(preset, overrides=[*base, *overrides])
 
 
 def default_runs_root(start: Path | None = None) -> Path:

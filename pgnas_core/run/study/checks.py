@@ -23,9 +23,18 @@ def max_jobs() -> int:
     return max(1, min(MAX_JOBS, RUNS_PER_CORE * (os.cpu_count() or 1)))
 
 
-def check_jobs(jobs) -> None:
-    """``None`` means one run per core; otherwise 1..max_jobs()."""
+#: With a cluster executor ``--jobs`` caps the jobs queued or running at once, not local cores.
+MAX_CLUSTER_JOBS = 1000
+
+
+def check_jobs(jobs, cluster: bool = False) -> None:
+    """``None`` means one run per core; otherwise 1..max_jobs() (1..MAX_CLUSTER_JOBS jobs
+    queued at once with a cluster executor)."""
     if jobs is None:
+        return
+    if cluster:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= MAX_CLUSTER_JOBS:
+            raise ConfigError("--jobs", jobs, f"1..{MAX_CLUSTER_JOBS} jobs queued at once")
         return
     top = max_jobs()
     if isinstance(jobs, bool) or not isinstance(jobs, int) or not 1 <= jobs <= top:
@@ -76,9 +85,9 @@ def check_out(out: Path, spec: StudySpec, tier: str) -> dict | None:
     return info
 
 
-def check_study(spec: StudySpec, tier: str, out: Path, jobs) -> dict | None:
+def check_study(spec: StudySpec, tier: str, out: Path, jobs, cluster: bool = False) -> dict | None:
     """Every check, in the order a user fixes them; returns the folder's study.json."""
     spec.tier(tier)
-    check_jobs(jobs)
+    check_jobs(jobs, cluster)
     check_configs(spec, tier)
     return check_out(out, spec, tier)

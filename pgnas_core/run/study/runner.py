@@ -45,17 +45,23 @@ def run_study(
     jobs: int | None = None,
     progress: bool = True,
     command: str | None = None,
+    executor=None,
     force: bool = False,
 ) -> pd.DataFrame:
     """Run (or finish) every run of ``spec`` at ``tier`` under ``out``; return the tidy table
-    (also written to ``out/results.csv``). ``force``: continue runs made at another commit."""
+    (also written to ``out/results.csv``). ``executor`` (a ``SubmititExecutor``) submits the
+    runs as cluster jobs instead of local processes; ``force``: continue runs made at another
+    commit."""
     out = Path(out)
-    before = check_study(spec, tier, out, jobs)
+    before = check_study(spec, tier, out, jobs, cluster=executor is not None)
     code, notes = check_code(out, before, force)
     out.mkdir(parents=True, exist_ok=True)
     write_record(out, spec, tier, command, before, code)
     warn(notes)
     todo = [j for j in spec.jobs(tier) if not (run_path(out, j) / METRICS_FILE).is_file()]
+    if executor is not None:  # submitit (Slurm, or its local stand-in): see executors.py
+        executor.run_all(spec, tier, out, todo, progress)
+        return collect(out, spec, tier)
     kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
     failures = []
     with ThreadPoolExecutor(max_workers=jobs or default_jobs()) as pool:
@@ -79,15 +85,22 @@ def run_path(out: Path, job: Job) -> Path:
     return Path(out) / "runs" / job.name
 
 
-def _run_job(spec: StudySpec, tier: str, out: Path, job: Job) -> tuple[int, Path]:
+def job_command(spec: StudySpec, tier: str, out: Path, job: Job) -> list[str]:
+    """The command line of one run (``python -m pgnas_core.run.study.job ...``), the same
+    whichever executor starts it."""
     t = spec.tier(tier)
+    args = [sys.executable, "-m", "pgnas_core.run.study.job", str(run_path(out, job))]
+    args += ["--preset", t.preset]
+    for o in job.overrides:
+        args += ["--set", o]
+    return args + ["--analyses", ",".join(spec.analyses), "--settings", json.dumps(t.analysis)]
+
+
+def _run_job(spec: StudySpec, tier: str, out: Path, job: Job) -> tuple[int, Path]:
     where = run_path(out, job)
     where.parent.mkdir(parents=True, exist_ok=True)
     log = where.parent / f"{job.name}.log"
-    args = [sys.executable, "-m", "pgnas_core.run.study.job", str(where), "--preset", t.preset]
-    for o in job.overrides:
-        args += ["--set", o]
-    args += ["--analyses", ",".join(spec.analyses), "--settings", json.dumps(t.analysis)]
+    args = job_command(spec, tier, out, job)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
     env.pop(KILL_AFTER_ENV, None)
     with open(log, "a") as f:
