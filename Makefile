@@ -6,7 +6,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
-APT_PACKAGES := graphviz dataset-fashion-mnist chromium
+APT_PACKAGES := graphviz dataset-fashion-mnist chromium slurmctld slurmd slurm-client munge
 PYTEST_ARGS ?=
 # Extra pip arguments, e.g. PIP_ARGS='-c constraints.txt' or a CPU-only torch index.
 PIP_ARGS ?= -c constraints.txt
@@ -31,7 +31,8 @@ $(STAMP): pyproject.toml constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install $(PIP_ARGS) -e '.[dev]'
 	@touch $@
 
-# graphviz provides `dot`, dataset-fashion-mnist the offline data, chromium the browser tests.
+# graphviz provides `dot`, dataset-fashion-mnist the offline data, chromium the browser tests,
+# slurmctld/slurmd/slurm-client/munge the one-node Slurm that tests `pgnas study --executor slurm`.
 # Installed only when running as root with apt-get; otherwise one line says what is missing.
 system-packages:
 	@missing=""; \
