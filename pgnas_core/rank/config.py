@@ -19,6 +19,7 @@ class SearchConfig:
     candidates: int = 50  # C: candidates sampled from the posterior
     seed: int = 0  # candidate i is drawn with seed `seed + i`
     finetune_epochs: int = 0  # fine-tune the winner (Tables 3, 5); 0: no fine-tuning
+    finetune_lr: float = 0.0  # fine-tuning's first lr, cosine-decayed to 0; 0: train.lr
     scratch_epochs: int = 0  # also train the winner from scratch this long (all methods); 0: off
     rank: str = "exhaustive"  # one of RANK_METHODS
     rank_engine: str = "auto"  # one of ENGINES (auto: a measured rule per device and net)
@@ -51,6 +52,7 @@ class SearchConfig:
         check_field(
             "search.finetune_epochs", s.finetune_epochs, s.finetune_epochs >= 0, "an integer >= 0"
         )
+        check_field("search.finetune_lr", s.finetune_lr, s.finetune_lr >= 0, "a number >= 0")
         check_choice("search.rank", s.rank, RANK_METHODS)
         check_choice("search.rank_engine", s.rank_engine, ENGINES)
         check_choice("search.sizes", s.sizes, SIZES)

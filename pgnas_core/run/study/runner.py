@@ -25,6 +25,7 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ...errors import PgnasError
+from .evidence import attach, collect_evidence
 from .spec import Job, StudySpec
 
 RESULTS_FILE, STUDY_FILE, METRICS_FILE = "results.csv", "study.json", "metrics.json"
@@ -122,7 +123,9 @@ def collect(out: Path, spec: StudySpec, tier: str) -> pd.DataFrame:
             )
     table = pd.DataFrame(rows)
     table.to_csv(out / RESULTS_FILE, index=False)
-    return table
+    done = [(run_path(out, j), j.point.label, j.seed) for j in spec.jobs(tier)]
+    done = [d for d in done if (d[0] / METRICS_FILE).is_file()]
+    return attach(table, collect_evidence(out, done))  # per-image bits, every candidate
 
 
 def write_provenance(out: Path, spec: StudySpec, tier: str, command: str | None) -> None:
