@@ -233,7 +233,7 @@ def _never(claim: Claim, table: pd.DataFrame) -> Verdict:
     n = len(values)
     verdict = NO_DATA if n == 0 else HOLDS if (values == 0).all() else FAILS
     mean, sd, *_ = t_interval(values)
-    return Verdict(claim, n, mean, sd, 0.0, 0.0, mean, math.nan, math.nan, verdict)
+    return Verdict(claim, n, mean, sd, 0.0, 0.0, mean, math.nan, math.nan, verdict, "every run")
 
 
 KINDS = {"compare": _compare, "never": _never, "trend": _trend, "interior": _interior,

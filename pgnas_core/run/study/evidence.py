@@ -26,7 +26,7 @@ STUDY_CORRECT_FILE, STUDY_CANDIDATES_FILE = "test_correct.npz", "candidates.csv"
 CANDIDATE_COLUMNS = ["config", "seed", "method", "val_acc"]
 
 
-@dataclass
+@dataclass(eq=False)  # compared by identity: pandas compares the attrs of tables it joins
 class Evidence:
     """(config, seed, method, metric) -> bool per test image (and its test split's digest);
     the candidates' validation accuracies."""
