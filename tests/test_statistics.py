@@ -192,3 +192,27 @@ def test_a_claim_without_data_says_so():
     claim = Claim("k", "s", "T", "", "", "nothing_here", Side("x"), Side("y"))
     v = st.evaluate(claim, _table({"x": [1.0, 2.0]}))
     assert v.verdict == NO_DATA and v.n == 0
+
+
+def test_the_expected_training_free_pick_among_k_draws_by_enumeration():
+    from itertools import combinations
+
+    from pgnas_core.run.study.metrics import expected_pick_by_k
+
+    drawn = pd.DataFrame(
+        {
+            "sample": range(6),
+            "naswot": [3.0, 1.0, 3.0, 2.0, 0.5, 2.5],
+            "test_acc_scratch": [0.7, 0.9, 0.6, 0.8, 0.75, 0.65],
+        }  # fmt: skip
+    )
+    got = expected_pick_by_k(drawn, "naswot", "test_acc_scratch", [1, 2, 4, 6])
+    for k, value in got.items():
+        picks = []
+        for subset in combinations(range(6), k):
+            sub = drawn.iloc[list(subset)].sort_values(
+                ["naswot", "sample"], ascending=[False, True]
+            )
+            picks.append(sub["test_acc_scratch"].iloc[0])
+        assert value == pytest.approx(np.mean(picks)), k
+    assert got[6] == 0.7 and got[1] == pytest.approx(drawn["test_acc_scratch"].mean())

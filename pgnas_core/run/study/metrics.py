@@ -230,9 +230,9 @@ def tf_selection(run: RunDir, settings: dict) -> list[dict]:
         {"method": m, "metric": "argmax_scratch_acc", "value": float(argmax["test_acc_scratch"])},
         {"method": m, "metric": "proxy_rank_correlation", "value": float(rho)},
     ]
-    # selection among the first K draws, for each K of ``ks`` (does it improve with K?)
+    # selection among K of the draws, for each K of ``ks`` (does it improve with K?)
     ks = sorted({int(x) for x in settings.get("ks", ()) if 1 <= int(x) <= len(drawn)})
-    by_k = {x: _tf_choice(drawn.sort_values("sample").head(x), proxy) for x in ks}
+    by_k = expected_pick_by_k(drawn, proxy, "test_acc_scratch", ks)
     rows += [{"method": m, "metric": f"tf_scratch_acc_k{x}", "value": v} for x, v in by_k.items()]
     if len(ks) > 1:
         rows += [
@@ -240,6 +240,20 @@ def tf_selection(run: RunDir, settings: dict) -> list[dict]:
             {"method": m, "metric": "tf_scratch_acc_kmax", "value": by_k[ks[-1]]},
         ]
     return rows
+
+
+def expected_pick_by_k(drawn: pd.DataFrame, by: str, value: str, ks) -> dict[int, float]:
+    """K -> the expected ``value`` of the draw ranked first by ``by`` among K draws taken at
+    random without replacement from ``drawn`` (exact: the draw ranked j-th of n is picked
+    with probability C(n-1-j, K-1) / C(n, K)); ties go to the earlier sample."""
+    from math import comb
+
+    ranked = drawn.sort_values([by, "sample"], ascending=[False, True])[value].to_numpy(float)
+    n = len(ranked)
+    return {
+        int(k): float(sum(comb(n - 1 - j, k - 1) * v for j, v in enumerate(ranked)) / comb(n, k))
+        for k in ks
+    }
 
 
 def _tf_choice(drawn: pd.DataFrame, proxy: str) -> float:
