@@ -2,7 +2,8 @@
 per run (docs/statistics.md):
 
 - ``test_correct.npz``: each reported net's per-image test correctness, by (configuration,
-  seed, method, metric), from the runs' ``test_correct.npz`` (:mod:`..correctness`): the
+  seed, method, metric), from the runs' ``test_correct.npz`` (:mod:`..correctness`) and
+  their analyses' (``analyses/*_correct.npz``, e.g. BayesNAS before and after pruning): the
   intervals over seeds and test images;
 - ``candidates.csv``: every ranked candidate's validation accuracy (configuration, seed,
   method, val_acc): the spread test of supp. Fig. 1 uses them all.
@@ -21,6 +22,7 @@ import pandas as pd
 
 from ..correctness import CORRECT_FILE, NET_METRICS, correct_digest, load_correct
 from ..run_dir import RunDir
+from .metrics import ANALYSIS_CORRECT_SUFFIX
 
 STUDY_CORRECT_FILE, STUDY_CANDIDATES_FILE = "test_correct.npz", "candidates.csv"
 CANDIDATE_COLUMNS = ["config", "seed", "method", "val_acc"]
@@ -85,6 +87,13 @@ def run_evidence(run_dir: Path, config: str, seed: int) -> tuple[dict, dict, lis
             c = pd.read_csv(where.candidates)
             full = c[c.get("eliminated_round", pd.Series(-1, c.index)) == -1]
             cands += [[config, seed, method, float(v)] for v in full["val_acc"]]
+    for path in sorted((run.path / "analyses").glob(f"*{ANALYSIS_CORRECT_SUFFIX}")):
+        digest = correct_digest(path)
+        for metric, bits in load_correct(path).items():  # keyed by metric, main method
+            correct[(config, seed, main, metric)], digests[(config, seed, main, metric)] = (
+                bits,
+                digest,
+            )
     return correct, digests, cands
 
 

@@ -25,6 +25,8 @@ import pandas as pd
 
 from ..run_dir import RunDir
 
+#: analyses/<name> + this: an analysis's per-image test bits (main method, keys: metrics)
+ANALYSIS_CORRECT_SUFFIX = "_correct.npz"
 #: Winner fields recorded per method (best.json), by metric name.
 WINNER_METRICS = (
     "val_acc",
@@ -94,6 +96,16 @@ def cached_analysis(run: RunDir, name: str, settings: dict) -> list[dict]:
     tmp.write_text(json.dumps(rows, indent=1))
     tmp.replace(path)
     return rows
+
+
+def save_analysis_correct(run: RunDir, name: str, nets: dict, test) -> None:
+    """An analysis's nets' per-image test correctness, keyed by their metric, in
+    ``analyses/<name>_correct.npz`` (a study gathers them with the run's own)."""
+    from ..correctness import save_correct, test_digest
+
+    path = run.path / "analyses" / f"{name}{ANALYSIS_CORRECT_SUFFIX}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_correct(path, nets, test_digest(*test))
 
 
 def _main(run: RunDir) -> str:
@@ -174,6 +186,16 @@ def pruning(run: RunDir, settings: dict) -> list[dict]:
         index="fraction", columns="by", values="test_acc"
     )
     orphans = int(study["orphans"].sum()) + after["orphans"]
+    kept = pruned.method.kept(pruned.net, by="relevance", threshold=threshold)
+    save_analysis_correct(  # the per-image bits of both nets of the pruning claim
+        run,
+        "pruning",
+        {
+            "unpruned_test_acc": pruned.test_correct(None),
+            "pruned_test_acc": pruned.test_correct(kept),
+        },
+        pruned.splits["test"],
+    )
     pruned_share = 1 - after["kept_children"] / after["children"]
     m = _main(run)
     return [

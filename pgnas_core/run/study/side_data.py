@@ -26,10 +26,12 @@ def side_series(table: pd.DataFrame, side: Side, metric: str) -> pd.Series:
     return pd.concat(parts, axis=1).dropna().sum(axis=1) if all(len(p) for p in parts) else values
 
 
-def _net_key(table: pd.DataFrame, side: Side, metric: str) -> tuple[str, str, str] | None:
+def _net_key(
+    table: pd.DataFrame, side: Side, metric: str, ev: Evidence
+) -> tuple[str, str, str] | None:
     """(config, method, metric) of the one net a side names, if it saved per-image bits."""
     metric = side.metric or metric
-    if metric not in NET_METRICS.values():
+    if metric not in NET_METRICS.values() and all(k[3] != metric for k in ev.correct):
         return None
     m = table["metric"] == metric
     if side.config is not None:
@@ -61,7 +63,7 @@ def bits_pair(table: pd.DataFrame, ev: Evidence, claim: Claim, seeds: list) -> n
     when a side saved none, or a pair was not scored on the same test images."""
     if not isinstance(claim.b, Side) or claim.log or not seeds or not ev.correct:
         return None
-    ka, kb = _net_key(table, claim.a, claim.metric), _net_key(table, claim.b, claim.metric)
+    ka, kb = _net_key(table, claim.a, claim.metric, ev), _net_key(table, claim.b, claim.metric, ev)
     if ka is None or kb is None:
         return None
     rows = []
