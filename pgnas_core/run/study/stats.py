@@ -124,7 +124,8 @@ def bootstrap_statistics(
         seed_counts = _counts(seed_idx, n_seeds)  # (B, S)
         for lo, hi, idx in _image_chunks(rng_images, n_boot, (n_images,)):
             image_counts = _counts(idx, n_images)  # (b, N)
-            out[lo:hi] = np.einsum("bs,sn,bn->b", seed_counts[lo:hi], d, image_counts)
+            weighted = seed_counts[lo:hi] @ d  # (b, N): each image's sum over drawn seeds
+            out[lo:hi] = np.einsum("bn,bn->b", weighted, image_counts)
         return out / (n_seeds * n_images)
     if design == "nested":
         for lo, hi, idx in _image_chunks(rng_images, n_boot, (n_seeds, n_images)):
