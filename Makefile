@@ -11,12 +11,13 @@ PYTEST_ARGS ?=
 # Extra pip arguments, e.g. PIP_ARGS='-c constraints.txt' or a CPU-only torch index.
 PIP_ARGS ?= -c constraints.txt
 
-.PHONY: help setup system-packages demo test lint clean distclean
+.PHONY: help setup system-packages demo test check lint clean distclean
 
 help:
 	@echo "make setup      create $(VENV), pip install -e '.[dev]', install system packages (if root)"
 	@echo "make demo       run a small search: $(BIN)/pgnas search --preset demo --out runs/demo"
 	@echo "make test       lint (ruff), then the test suite (PYTEST_ARGS='-m \"not slow\"' to narrow it)"
+	@echo "make check      lint, then every test not marked slow (the fast tier: under 3 min on 2 cores)"
 	@echo "make lint       ruff check and ruff format --check"
 	@echo "make clean      remove build outputs and caches (keeps $(VENV) and runs/)"
 	@echo "make distclean  clean, and remove $(VENV) too"
@@ -49,6 +50,10 @@ demo: setup
 
 test: setup lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The fast tier for working on the code: no notebooks, no browser, no trainings of minutes.
+check: setup lint
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

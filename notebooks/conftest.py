@@ -16,3 +16,14 @@ if not os.environ.get("PGNAS_NOTEBOOK_RUNS"):
     _runs = tempfile.mkdtemp(prefix="pgnas-notebook-runs-")
     os.environ["PGNAS_NOTEBOOK_RUNS"] = _runs
     atexit.register(shutil.rmtree, _runs, True)
+
+
+def pytest_collection_modifyitems(items):
+    """Every notebook cell is a slow test: the notebooks train in quick mode for minutes, so
+    ``make check`` (``-m "not slow"``) leaves them to ``make test``."""
+    import pytest
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    for item in items:
+        if str(item.path).endswith(".ipynb") and str(item.path).startswith(here):
+            item.add_marker(pytest.mark.slow)

@@ -25,14 +25,23 @@ from .data.config import DataConfig
 from .errors import ConfigError, ConfigFileError, unknown_name
 from .methods import MethodConfig, settings_sections
 from .rank.config import SearchConfig
-from .supernets import supernet_entry
+from .settings import setting
+from .supernets import list_supernets, supernet_entry
 from .train.config import TrainConfig
 
 
 @dataclass
 class SupernetConfig:
-    name: str = "supnet_m_small"  # a registered supernet (see `pgnas presets` / list_supernets)
-    options: dict = field(default_factory=dict)  # overrides of its architecture numbers
+    """The supernet searched: a registered architecture space and overrides of its numbers."""
+
+    name: str = setting(
+        "supnet_m_small",
+        "a registered supernet (`pgnas presets` lists them)",
+        choices=list_supernets,
+    )
+    options: dict = setting(
+        {}, "overrides of the supernet's architecture numbers (widths, depth, ...)"
+    )
 
 
 def _default_sections() -> dict:
@@ -49,6 +58,7 @@ NON_NUMERIC_FIELDS = frozenset(
         "train.keep_checkpoints",
         "train.checkpoint_every_steps",
         "train.dist_backend",
+        "train.tensorboard",
         "data.root",
         "data.download",
         "data.num_workers",
@@ -221,7 +231,10 @@ def _coerce(tp, value, name: str):
         raise ConfigError(name, value, "an integer")
     if tp is float:
         if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
+            try:
+                return float(value)
+            except OverflowError:  # an integer past float's range: the range check names it
+                return float("inf") if value > 0 else float("-inf")
         if isinstance(value, str):  # YAML 1.1 reads 1e-3 (no dot) as text
             try:
                 return float(value)

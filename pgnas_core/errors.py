@@ -70,3 +70,14 @@ class ConfigFileError(PgnasError):
 
 class ConfigChanged(PgnasError):
     """Resuming with settings that change the numbers: names the fields (``--force`` to go on)."""
+
+
+def one_line(error: BaseException) -> str:
+    """The error's message on one line. An error raised in a DataLoader worker comes back
+    wrapped with the worker's traceback; its last line is the original message."""
+    text = str(error).strip()
+    if "\n" not in text:
+        return text
+    last = [line for line in text.splitlines() if line.strip()][-1].strip()
+    name, sep, message = last.partition(": ")
+    return message if sep and name.replace(".", "").replace("_", "").isalnum() else last

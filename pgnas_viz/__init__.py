@@ -13,12 +13,15 @@ from pgnas_core.run.results import (
     sweep_tables,
 )
 
-from .candidates import plot_candidate_histogram, plot_error_vs_candidates
+from .alpha_heatmap import alpha_grid, plot_alpha_heatmap
+from .candidates import plot_candidate_histogram, plot_error_vs_candidates, winner_row
 from .cells import cell_graph, cell_table, plot_arch_weights, plot_param_free_fraction
 from .drops import plot_drop_proportions
 from .graph import architecture_graph, dot_available, render_graph, supernet_graph
-from .keep_probs import keep_prob_grid, plot_keep_prob_evolution, plot_keep_probs
+from .keep_probs import keep_prob_grid, keep_prob_vmin, plot_keep_prob_evolution, plot_keep_probs
+from .metric_ranges import clip_interval, metric_range
 from .paper import compare_with_paper, paper_caption, paper_table, paper_tables
+from .pareto import pareto_front, plot_pareto, wide_results
 from .posterior_math import (
     nearest_sweep_row,
     regularisation_curve,
@@ -49,6 +52,15 @@ from .widgets import (
 )
 
 __all__ = [
+    "alpha_grid",
+    "plot_alpha_heatmap",
+    "winner_row",
+    "keep_prob_vmin",
+    "clip_interval",
+    "metric_range",
+    "pareto_front",
+    "plot_pareto",
+    "wide_results",
     "plot_claim",
     "plot_claims",
     "plot_study_metric",

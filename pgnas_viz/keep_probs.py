@@ -3,6 +3,8 @@ numbers), and how they evolve over training."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pandas as pd
 
@@ -52,11 +54,23 @@ def plot_keep_probs(
     raise ValueError(f"kind={kind!r}: heatmap or bar")
 
 
+def keep_prob_vmin(values, step: float = 0.05) -> float:
+    """The heatmap's lower colour limit: the observed minimum rounded down to ``step``, so
+    keep-probabilities that all lie in 0.8-1.0 use the whole colour map, not its top fifth."""
+    finite = np.asarray(values, dtype=float)
+    finite = finite[np.isfinite(finite)]
+    if finite.size == 0:
+        return 0.0
+    low = math.floor(float(finite.min()) / step) * step
+    return float(np.clip(round(low, 6), 0.0, 1.0 - step))
+
+
 def _heatmap(table: pd.DataFrame, ax, annotate: bool | None):
     grid = keep_prob_grid(table)
     ax = axes_or_new(ax, (max(4.0, 0.6 * grid.shape[1] + 2), max(2.5, 0.4 * grid.shape[0] + 1)))
     values = np.ma.masked_invalid(grid.to_numpy(dtype=float))
-    im = ax.imshow(values, cmap="viridis", vmin=0.0, vmax=1.0, aspect="auto")
+    vmin = keep_prob_vmin(values.compressed())
+    im = ax.imshow(values, cmap="viridis", vmin=vmin, vmax=1.0, aspect="auto")
     ax.set_xticks(range(grid.shape[1]), grid.columns, rotation=45, ha="right")
     ax.set_yticks(range(grid.shape[0]), grid.index)
     ax.set_xlabel("branch.layer")
@@ -73,9 +87,10 @@ def _heatmap(table: pd.DataFrame, ax, annotate: bool | None):
                     ha="center",
                     va="center",
                     fontsize=7,
-                    color="black" if v > 0.6 else "white",
+                    color="black" if im.norm(v) > 0.6 else "white",
                 )
-    ax.figure.colorbar(im, ax=ax, label="keep-probability 1 - p")
+    scale = "" if vmin == 0 else f"\n(scale from {vmin:.2f}: the observed range)"
+    ax.figure.colorbar(im, ax=ax, label=f"keep-probability 1 - p{scale}")
     ax.set_title("keep-probability per site")
     return ax
 

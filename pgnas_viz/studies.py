@@ -15,7 +15,9 @@ from pgnas_core.run.study.claims import Claim, Side
 from pgnas_core.run.study.side_data import side_series
 from pgnas_core.run.study.stats import t_interval
 
+from .claim_titles import claim_title
 from .inputs import axes_or_new
+from .metric_ranges import clip_interval
 
 VERDICT_COLOURS = {"holds": "C2", "does not hold here": "C3", "not resolved at this size": "C7"}
 
@@ -42,6 +44,7 @@ def plot_claim(table: pd.DataFrame, claim: Claim, ax=None):
         ax.plot([0, 1], [b[s], a[s]], color="0.7", marker="o", ms=4, lw=1, zorder=1)
     for x, values in ((0, b.loc[seeds]), (1, a.loc[seeds])):
         mean, _, low, high, _ = t_interval(values)
+        low, high = clip_interval(claim.metric, low, high)  # accuracies stay <= 1, params >= 0
         if not math.isnan(low):
             ax.errorbar(
                 x,
@@ -59,10 +62,14 @@ def plot_claim(table: pd.DataFrame, claim: Claim, ax=None):
     ax.set_xlim(-0.4, 1.4)
     ax.set_ylabel(claim.metric, fontsize=8)
     ax.set_title(
-        f"{claim.item}: {v.verdict}\n({v.n} seeds)",
+        f"{claim_title(claim)}\n{claim.item}: {v.verdict} ({v.n} seeds)",
         fontsize=8,
         color=VERDICT_COLOURS.get(v.verdict, "k"),
     )
+    if v.n >= 2 and not math.isnan(v.ci_low):  # the paired interval the verdict reads
+        ax.set_xlabel(
+            f"a - b = {v.diff:+.3g}, 95% CI [{v.ci_low:+.3g}, {v.ci_high:+.3g}]", fontsize=7
+        )
     return ax
 
 
@@ -121,7 +128,7 @@ def plot_study_metric(
         y="value",
         hue=hue,
         dodge=0.4 if hue else False,
-        errorbar=_t95,
+        errorbar=_t95_within(metric),
         capsize=0.1,
         err_kws={"linewidth": 1.2},
         markers="_",
@@ -136,9 +143,14 @@ def plot_study_metric(
     return ax
 
 
-def _t95(values) -> tuple[float, float]:
-    _, _, low, high, _ = t_interval(values)
-    return low, high
+def _t95_within(metric: str):
+    """seaborn's errorbar callable: the 95% t-interval, clipped to the metric's range."""
+
+    def interval(values) -> tuple[float, float]:
+        _, _, low, high, _ = t_interval(values)
+        return clip_interval(metric, low, high)
+
+    return interval
 
 
 def _short_config_labels(ax) -> None:

@@ -10,7 +10,8 @@ from .inputs import history_table
 
 def plot_training_curves(history, ax=None, label: str | None = None):
     """Four panels: cross-entropy, the method's loss terms (R/N for PGNAS), accuracies,
-    keep-probability (mean and min..max band; PGNAS-style runs). ``history``: history.csv as
+    keep-probability (mean and min..max band; PGNAS-style runs) or, for DARTS / BaLeNAS,
+    the fraction of argmax edges that are parameter-free. ``history``: history.csv as
     a DataFrame, a run directory or RunResults. ``ax``: four Axes to draw into (e.g. to
     overlay PGNAS and Random); returns them."""
     df = history_table(history)
@@ -48,8 +49,13 @@ def plot_training_curves(history, ax=None, label: str | None = None):
                 alpha=0.2,
                 label=f"{prefix}min..max",
             )
-    ax.set_title("keep-probability 1 - p")
+        ax.set_title("keep-probability 1 - p")
+    elif "param_free_fraction" in df:  # DARTS / BaLeNAS: the argmax cell's collapse measure
+        ax.plot(ep, df["param_free_fraction"], marker=".", label=f"{prefix}skip or pool")
+        ax.set_ylim(-0.02, 1.02)
+        ax.set_title("argmax edges: parameter-free")
     for ax in axes[:4]:
         ax.set_xlabel("epoch")
-        ax.legend(fontsize=7)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=7)
     return axes

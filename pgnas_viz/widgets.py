@@ -9,6 +9,7 @@ widget whose text changes with the sliders (e.g. "tau=0.20, p=0.10: mean keep 0.
 
 from __future__ import annotations
 
+import base64
 import html
 import io
 import math
@@ -41,6 +42,7 @@ __all__ = [
     "train_button",
     "relaxed_mask_samples",
     "figure_png",
+    "StaticFigure",
 ]
 
 
@@ -65,7 +67,22 @@ def _summary(text: str) -> str:
     return f"<code class='pgnas-summary'>{html.escape(text)}</code>"
 
 
-class TauExplorer(widgets.VBox):
+class StaticFigure:
+    """Mixed into an explorer: its cell output also carries a static PNG of the plot as it
+    is when displayed (and the summary line as text), beside the widget view. A live
+    JupyterLab shows the widget; an HTML export, GitHub or nbviewer, which hold no widget
+    state, fall back to the PNG, so they show the initial figure instead of nothing."""
+
+    def _repr_mimebundle_(self, **kwargs):
+        bundle = super()._repr_mimebundle_(**kwargs)
+        if self.image.value:
+            bundle["image/png"] = base64.b64encode(self.image.value).decode("ascii")
+        if self.text:
+            bundle["text/plain"] = self.text
+        return bundle
+
+
+class TauExplorer(StaticFigure, widgets.VBox):
     """Move tau (log scale 0.01..2) and p; see the relaxed keep values of Eq. 16."""
 
     def __init__(self, p: float = 0.1, tau: float = 0.2, n: int = 20000, seed: int = 0):
@@ -123,7 +140,7 @@ def _site_keep_for(row: pd.Series, sweep: pd.DataFrame, site_keep: pd.DataFrame 
     return None
 
 
-class L2Explorer(widgets.VBox):
+class L2Explorer(StaticFigure, widgets.VBox):
     """Move l2 (log scale); see the regulariser it implies for one typical site and, for the
     sweep's net trained with the nearest l2, its keep-probabilities, drop proportions and
     parameter count."""
@@ -236,7 +253,7 @@ def _log_slider(values: pd.Series, description: str) -> widgets.FloatLogSlider:
     )
 
 
-class PriorExplorer(widgets.VBox):
+class PriorExplorer(StaticFigure, widgets.VBox):
     """BaLeNAS's prior precision lambda0 and initial spread sigma0, over runs trained in a
     small sweep (like the l2 slider): the nearest trained run's final architecture weights per
     edge (softmax of mu, with the 16-84% band of q's samples) and its parameter-free fraction
@@ -325,7 +342,7 @@ def prior_explorer(sweep: pd.DataFrame) -> PriorExplorer:
     return PriorExplorer(sweep)
 
 
-class PruningExplorer(widgets.VBox):
+class PruningExplorer(StaticFigure, widgets.VBox):
     """BayesNAS's lambda over runs trained in a small sweep, and its pruning threshold live
     (no retraining): the nearest trained run's relevance heatmap at the threshold, and the
     pruned supernet's validation accuracy and size, evaluated on the spot."""

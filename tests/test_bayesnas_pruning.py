@@ -15,7 +15,7 @@ import pgnas_viz as viz  # noqa: E402
 from pgnas_core.run import experiments as ex  # noqa: E402
 from pgnas_core.run.pruning import PrunedRun, dead_cells, pruning_study  # noqa: E402
 
-pytestmark = pytest.mark.usefixtures("one_thread")
+pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # a BayesNAS run
 
 SMALL = ("data.train_size=300", "bayesnas.warmup_epochs=2", "search.scratch_epochs=1")
 

@@ -22,6 +22,8 @@ from pgnas_core.train import evaluate  # noqa: E402
 
 QUICK = ("train.epochs=2", "search.scratch_epochs=1")
 
+pytestmark = pytest.mark.slow  # trains DARTS and BaLeNAS runs, and the prior sliders' runs
+
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory):

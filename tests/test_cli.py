@@ -147,6 +147,7 @@ def test_existing_run_directory_is_not_overwritten(run_dir, capsys):
     assert "--resume" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a python process
 def test_console_script_lists_presets():
     out = subprocess.run(
         [sys.executable, "-m", "pgnas_core", "presets"], capture_output=True, text=True, check=True

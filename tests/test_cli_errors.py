@@ -82,6 +82,31 @@ BAD = [
         ["data.root", "/nonexistent", "does not exist"],
         1,
     ),
+    # numbers: infinite, NaN or huge values are refused with the allowed range named
+    (["--set", "train.lr=1e300"], ["train.lr", "1e+300", "> 0 and <= 10"], 2),
+    (["--set", "train.lr=.inf"], ["train.lr", "inf", "> 0 and <= 10"], 2),
+    (["--set", "train.momentum=.nan"], ["train.momentum", "nan", "[0, 1)"], 2),
+    (["--set", "train.grad_clip=-.inf"], ["train.grad_clip", "-inf", ">= 0 and <= 1e6"], 2),
+    (["--set", "train.epochs=1000000000"], ["train.epochs", "<= 100000"], 2),
+    (["--set", "posterior.tau=.inf"], ["posterior.tau", "inf", "> 0 and <= 10"], 2),
+    (["--set", "posterior.tau=1e300"], ["posterior.tau", "> 0 and <= 10"], 2),
+    (["--set", "posterior.tau=nan"], ["posterior.tau", "nan", "> 0 and <= 10"], 2),
+    (["--set", "posterior.l2=1e300"], ["posterior.l2", ">= 0 and <= 1e6"], 2),
+    (["--set", "posterior.n_train=" + "9" * 400], ["posterior.n_train", "inf", "or null"], 2),
+    (["--set", "darts.arch_lr=1e300"], ["darts.arch_lr", "(0, 1]"], 2),
+    (["--set", "darts.beta1=.nan"], ["darts.beta1", "nan", "[0, 1)"], 2),
+    (["--set", "balenas.eta=.inf"], ["balenas.eta", "inf", "(0, 1]"], 2),
+    (["--set", "balenas.lambda0=.nan"], ["balenas.lambda0", "nan", "or null"], 2),
+    (["--set", "balenas.sigma0=1e300"], ["balenas.sigma0", ">= 0 and <= 10"], 2),
+    (["--set", "bayesnas.lam=1e300"], ["bayesnas.lam", "> 0 and <= 1000"], 2),
+    (["--set", "bayesnas.lr=.inf"], ["bayesnas.lr", "inf", "> 0 and <= 10"], 2),
+    (["--set", "bayesnas.warmup_fraction=.nan"], ["bayesnas.warmup_fraction", "(0, 1)"], 2),
+    (["--set", "search.race_growth=.inf"], ["search.race_growth", ">= 1.1 and <= 100"], 2),
+    (["--set", "search.race_delta=.nan"], ["search.race_delta", "nan", "(0, 1)"], 2),
+    (["--set", "search.candidates=1000000000"], ["search.candidates", "<= 1000000"], 2),
+    (["--set", "search.seed=" + "9" * 30], ["search.seed", "<= 4294967295"], 2),
+    (["--set", "data.val_size=1000000000000"], ["data.val_size", "<= 1000000000"], 2),
+    (["--set", "data.batch_size=.inf"], ["data.batch_size", "an integer"], 2),
 ]
 
 
@@ -445,6 +470,7 @@ def test_argparse_errors_exit_2(capsys):
     assert e.value.code == 2
 
 
+@pytest.mark.slow  # a python process per case
 @pytest.mark.parametrize(
     "argv, word",
     [

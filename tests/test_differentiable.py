@@ -210,17 +210,21 @@ def _same_run(a, b):
 @pytest.mark.slow
 @pytest.mark.parametrize("method", ["darts", "balenas"])
 def test_seeded_runs_repeat_and_a_kill_mid_search_resumes_exactly(tmp_path, method):
-    ref, again, killed = tmp_path / "ref", tmp_path / "again", tmp_path / "killed"
+    ref, again = tmp_path / "ref", tmp_path / "again"
     for out in (ref, again):
         r = _cli(out, method)
         assert r.returncode == 0, r.stderr
     _same_run(ref, again)
-    r = _cli(killed, method, kill_after="train:6")  # epoch 2, step 2 of 4 (128 images each half)
-    assert r.returncode == -signal.SIGKILL, r.stderr
-    assert not (killed / "checkpoints" / "epoch_0002.pt").exists()
-    r = _cli(killed, method, "--resume")
-    assert r.returncode == 0, r.stderr
-    _same_run(ref, killed)
+    # after a whole step (epoch 2, step 2 of 4: 128 images each half), and inside step 7:
+    # alpha has taken its step, the weights have not, nothing of the step is saved
+    for at in ("train:6", "arch:7"):
+        killed = tmp_path / at.replace(":", "_")
+        r = _cli(killed, method, kill_after=at)
+        assert r.returncode == -signal.SIGKILL, r.stderr
+        assert not (killed / "checkpoints" / "epoch_0002.pt").exists()
+        r = _cli(killed, method, "--resume")
+        assert r.returncode == 0, r.stderr
+        _same_run(ref, killed)
     params = pd.read_csv(ref / "arch_params.csv")
     assert sorted(params["epoch"].unique()) == [0, 1, 2] and set(params["op"]) == set(OPS)
     if method == "balenas":

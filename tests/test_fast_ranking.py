@@ -354,6 +354,7 @@ def test_stem_cache_gives_the_full_forward_outcomes(trained, fold):
     net.set_site_mode("mean")
 
 
+@pytest.mark.slow  # four full rankings
 @pytest.mark.parametrize("method", ["exhaustive", "racing"])
 def test_stem_cache_and_folding_give_identical_rankings(trained, method):
     """The fast paths change no outcome: same table with and without them."""

@@ -73,6 +73,7 @@ def _rank(net, x, y, seeds, store=None, on_pass=None, **fields):
     )
 
 
+@pytest.mark.slow  # ranks in bf16 and fp32
 @pytest.mark.parametrize("method", ["exhaustive", "racing"])
 @pytest.mark.parametrize("engine", ["compact", "batched"])
 def test_bf16_ranking_reports_fp32_numbers_for_survivors(trained, native_bf16, method, engine):
@@ -113,6 +114,7 @@ def test_auto_without_native_bf16_ranks_in_fp32(trained, no_native_bf16):
     assert table.attrs["precision"] == "fp32" and (table["precision"] == "fp32").all()
 
 
+@pytest.mark.slow  # ranks in bf16 and fp32
 def test_a_bf16_ranking_resumes_exactly(trained, native_bf16, tmp_path):
     net, x, y, _ = trained
     seeds = list(range(20))

@@ -17,6 +17,8 @@ from pgnas_core.run.cli import main
 from pgnas_core.run.run_dir import load_supernet
 from pgnas_core.train import evaluate
 
+pytestmark = pytest.mark.slow  # a search with baselines and fine-tuning, then a ranking
+
 ARGS = [
     "--preset",
     "digits",

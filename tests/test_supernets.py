@@ -106,6 +106,7 @@ def test_export_of_a_fully_dropped_operation(name):
     assert torch.allclose(net.compact_module()(x), net(x), atol=1e-4, rtol=1e-4)
 
 
+@pytest.mark.slow  # builds the full-size paper supernets
 @pytest.mark.parametrize("name", PAPER)
 def test_paper_parameter_counts_within_5_percent(name):
     entry = supernet_entry(name)

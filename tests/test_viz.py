@@ -100,11 +100,12 @@ def test_training_curves(run_dir, run):
 def test_candidate_histogram_guided_vs_random(run_dir, run):
     ax = viz.plot_candidate_histogram(run_dir)
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert labels[0].startswith("PGNAS") and labels[1].startswith("Random")
-    counts = sum(p.get_height() for p in ax.patches)
-    assert counts == len(run.candidates) + len(run.random.candidates)
+    assert labels[0].startswith("PGNAS: mean") and any(t.startswith("Random: mean") for t in labels)
+    bars = [p for p in ax.patches if isinstance(p, plt.Rectangle)]  # not the step outlines
+    assert sum(p.get_height() for p in bars) == len(run.candidates) + len(run.random.candidates)
     ax = viz.plot_candidate_histogram(run.candidates, column="val_loss")
-    assert sum(p.get_height() for p in ax.patches) == len(run.candidates)
+    bars = [p for p in ax.patches if isinstance(p, plt.Rectangle)]
+    assert sum(p.get_height() for p in bars) == len(run.candidates)
 
 
 def test_error_vs_candidates_mean_and_spread():

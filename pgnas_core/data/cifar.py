@@ -2,7 +2,8 @@
 
 We read the pickles ourselves rather than through torchvision's CIFAR classes: those insist
 on the official files' MD5 sums, which a local copy or a test stand-in of the same format fails.
-torchvision is used only to download, when asked.
+torchvision is used only to download, when asked. The pickles go through a restricted
+unpickler (``safe_pickle``): a crafted file in a data root cannot run code.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pgnas_core.errors import DataError, DatasetNotFoundError
 
 from .config import DataConfig
 from .info import DatasetInfo
+from .safe_pickle import ForbiddenGlobal, load_restricted
 from .splits import DataSplits, tensor_splits
 from .tensor_dataset import Augment, TensorImageDataset
 
@@ -49,11 +51,12 @@ def read_batches(
     for path in files:
         try:
             with open(path, "rb") as f:
-                entry = pickle.load(f, encoding="latin1")
+                entry = load_restricted(f)
         except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError) as e:
+            detail = str(e) if isinstance(e, ForbiddenGlobal) else f"{type(e).__name__}: {e}"
             raise DataError(
                 f"{path} is not a CIFAR batch (a Python pickle of 'data' and "
-                f"{label_key!r}): {type(e).__name__}: {e}"
+                f"{label_key!r}): {detail}"
             ) from None
         if not isinstance(entry, dict) or "data" not in entry or label_key not in entry:
             raise DataError(

@@ -6,7 +6,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from pgnas_core.errors import ConfigError, DatasetNotFoundError, unknown_name
+from pgnas_core.errors import DatasetNotFoundError
+from pgnas_core.settings import SEED_MAX, Range, check_settings, setting
 
 # Names accepted by `DataConfig.dataset`, in the order the docs list them.
 DATASETS: tuple[str, ...] = ("digits", "fashion-mnist", "cifar10", "cifar100", "imagefolder")
@@ -15,41 +16,71 @@ DATASETS: tuple[str, ...] = ("digits", "fashion-mnist", "cifar10", "cifar100", "
 _DEFAULT_CUTOUT = {"cifar10": 16, "cifar100": 16}
 
 
+def _is_root(v) -> bool:
+    return isinstance(v, (str, os.PathLike))
+
+
+COUNT_MAX = 10**9  # images in a split or subset
+
+
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "fashion-mnist"  # one of DATASETS
-    root: str | None = None  # where datasets live; None -> $PGNAS_DATA, else ~/.cache/pgnas/data
-    download: bool = False  # let torchvision download a missing dataset (needs a network)
-    val_size: int = 5000  # images carved from the TRAIN split (seeded) for validation
-    train_size: int | None = None  # seeded subset of the training pool left after val; None = all
-    test_size: int | None = None  # seeded subset of the test split; None = all
-    augment: bool = True  # augment the training split (val and test never are)
-    cutout: int | None = None  # cutout side in pixels; None -> 16 for cifar, 0 (off) otherwise
-    image_size: int = 224  # square input side for imagefolder (other datasets have a fixed size)
-    split_seed: int = 0  # seeds the val/train/test carving, independent of the training seed
-    batch_size: int = 128  # training batch size
-    eval_batch_size: int = 1000  # batch size for validation and test
-    num_workers: int = 0  # DataLoader worker processes (0 = load in the main process)
-    device_loader: bool = False  # keep the training split on the device, augment batches there
+    """What data to load, how it is split and how it is batched."""
+
+    dataset: str = setting("fashion-mnist", "the dataset", choices=DATASETS)
+    root: str | None = setting(
+        None,
+        "where datasets live",
+        null="$PGNAS_DATA, else ~/.cache/pgnas/data",
+        allowed="a path",
+        check=_is_root,
+    )
+    download: bool = setting(False, "let torchvision download a missing dataset (needs a network)")
+    val_size: int = setting(
+        5000,
+        "images carved from the training split (seeded) for validation",
+        bounds=Range(1, COUNT_MAX),
+    )
+    train_size: int | None = setting(
+        None,
+        "a seeded subset of the training pool left after validation",
+        bounds=Range(1, COUNT_MAX),
+        null="all of it",
+    )
+    test_size: int | None = setting(
+        None, "a seeded subset of the test split", bounds=Range(1, COUNT_MAX), null="all of it"
+    )
+    augment: bool = setting(True, "augment the training split (val and test never are)")
+    cutout: int | None = setting(
+        None,
+        "cutout side in pixels (0: off)",
+        bounds=Range(0, 4096),
+        null="16 on cifar10/cifar100, else off",
+    )
+    image_size: int = setting(
+        224,
+        "square input side for imagefolder (other datasets have a fixed size)",
+        bounds=Range(8, 4096),
+    )
+    split_seed: int = setting(
+        0,
+        "seeds the val/train/test carving, independent of the training seed",
+        bounds=Range(0, SEED_MAX),
+    )
+    batch_size: int = setting(128, "training batch size", bounds=Range(1, 10**6))
+    eval_batch_size: int = setting(
+        1000, "batch size of validation, test and ranking", bounds=Range(1, 10**6)
+    )
+    num_workers: int = setting(
+        0, "DataLoader worker processes (0: load in the main process)", bounds=Range(0, 1024)
+    )
+    device_loader: bool = setting(
+        False, "keep the training split on the device and augment batches there"
+    )
 
     def validate(self) -> DataConfig:
         """Raise ConfigError naming `data.<field>` for the first bad value; return self."""
-        if self.dataset not in DATASETS:
-            raise unknown_name("data.dataset", self.dataset, DATASETS)
-        if self.root is not None and not isinstance(self.root, (str, os.PathLike)):
-            raise ConfigError("data.root", self.root, "a path or null")
-        for name in ("download", "augment", "device_loader"):
-            if not isinstance(getattr(self, name), bool):
-                raise ConfigError(f"data.{name}", getattr(self, name), "true or false")
-        _check_int("val_size", self.val_size, minimum=1)
-        _check_int("train_size", self.train_size, minimum=1, optional=True)
-        _check_int("test_size", self.test_size, minimum=1, optional=True)
-        _check_int("cutout", self.cutout, minimum=0, optional=True)
-        _check_int("image_size", self.image_size, minimum=8)
-        _check_int("split_seed", self.split_seed, minimum=0)
-        _check_int("batch_size", self.batch_size, minimum=1)
-        _check_int("eval_batch_size", self.eval_batch_size, minimum=1)
-        _check_int("num_workers", self.num_workers, minimum=0)
+        check_settings(self, "data")
         return self
 
     def resolved_root(self) -> Path:
@@ -70,11 +101,3 @@ class DataConfig:
     def resolved_cutout(self) -> int:
         """The cutout side in pixels, with the dataset's default filled in (0 = off)."""
         return _DEFAULT_CUTOUT.get(self.dataset, 0) if self.cutout is None else self.cutout
-
-
-def _check_int(name: str, value: object, minimum: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        allowed = f"an integer >= {minimum}" + (" or null" if optional else "")
-        raise ConfigError(f"data.{name}", value, allowed)

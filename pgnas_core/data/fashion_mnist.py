@@ -76,6 +76,13 @@ def load_fashion_mnist_splits(cfg: DataConfig, debian_dir: Path | None = None) -
             f"({type(e).__name__}{': ' + str(e) if str(e) else ''}); expected "
             f"{', '.join(RAW_FILES)}: remove them to refill from Debian's package"
         ) from None
+    for split, ds in (("train", train), ("t10k", test)):
+        if len(ds.data) != len(ds.targets):
+            raise DataError(
+                f"{root / 'FashionMNIST' / 'raw'}: {split}-images holds {len(ds.data)} images "
+                f"but {split}-labels {len(ds.targets)} labels; remove the raw files to refill "
+                f"them from Debian's package"
+            )
     if len(train.data) == 0 or train.data.shape[1:] != (28, 28):
         raise DataError(
             f"{root / 'FashionMNIST' / 'raw'} holds images of shape "

@@ -37,7 +37,11 @@ class FolderSubset(Dataset):
 
     def __getitem__(self, i: int) -> tuple[torch.Tensor, int]:
         path, label = self.folder.samples[self.indices[i]]
-        return self.transform(self.folder.loader(path)), label
+        try:
+            image = self.folder.loader(path)
+        except OSError as e:  # PIL's UnidentifiedImageError, truncated files, unreadable ones
+            raise DataError(f"cannot read image {path}: {e}; remove or replace it") from None
+        return self.transform(image), label
 
 
 class Cutout:

@@ -30,10 +30,11 @@ import pandas as pd
 import torch
 
 from ..data import stack_split
-from ..errors import PgnasError, check_choice, check_field
+from ..errors import PgnasError, check_field
 from ..nn.flops import count_flops, count_params
 from ..rank import export_subnet
 from ..rank.proxies import PROXIES, proxy_score, reinitialise
+from ..settings import SEED_MAX, Range, check_settings, setting
 from ..supernets.cell import OPS, PARAM_FREE_OPS
 from ..train.evaluation import evaluate
 from .base import DeriveContext, Derived
@@ -42,43 +43,64 @@ from .registry import register_method
 
 OPTIMIZERS = ("vadam", "ivon", "adam")
 DERIVES = ("argmax", "tf", "rank")
+WEIGHTS_AT = ("mean", "sample")
 
 
 @dataclass
 class BalenasConfig(BilevelSettings):
-    """The ``balenas`` section (SPEC_METHODS section 4; the defaults are unverified there)."""
+    """BaLeNAS's settings: a Gaussian over alpha learned by the Bayesian learning rule, and
+    how an architecture is derived from it.
 
-    optimizer: str = "vadam"  # vadam (the Bayesian learning rule) | ivon | adam (fixed sigma)
-    eta: float = 3e-4  # learning rate of mu (3e-3 for minutes-long CPU runs)
-    lambda0: float | None = None  # prior precision; null: 1e-3 * N_v (DARTS's decay 1e-3)
-    sigma0: float = 0.1  # initial standard deviation of q (fixed, for optimizer=adam)
-    samples: int = 1  # S: samples of alpha per architecture step
-    weights_at: str = "mean"  # the weight step's alpha: mean (mu) | sample (a draw of q)
-    derive: str = "argmax"  # argmax (BaLeNAS) | tf (BaLeNAS-TF) | rank (ours: val accuracy)
-    proxy: str = "naswot"  # tf: naswot | synflow | grad_norm
-    k: int = 100  # tf / rank: architectures drawn from q
-    proxy_batch: int = 64  # tf: training images the proxy sees
-    proxy_seed: int = 0  # tf: the initialisation the proxies score (and the batch drawn)
+    The paper's numbers for these defaults are unverified."""
+
+    optimizer: str = setting(
+        "vadam",
+        "vadam (the Bayesian learning rule) | ivon | adam (sigma fixed at sigma0)",
+        choices=OPTIMIZERS,
+    )
+    eta: float = setting(
+        3e-4, "learning rate of mu (3e-3 for minutes-long CPU runs)", bounds=Range(0, 1, "(]")
+    )
+    lambda0: float | None = setting(
+        None,
+        "prior precision of alpha",
+        bounds=Range(0, 1e9, "(]"),
+        null="1e-3 times the architecture half's size, DARTS's decay",
+    )
+    sigma0: float = setting(
+        0.1,
+        "initial standard deviation of q (> 0 unless optimizer=adam, which keeps it fixed)",
+        bounds=Range(0, 10),
+    )
+    samples: int = setting(1, "S: samples of alpha per architecture step", bounds=Range(1, 1000))
+    weights_at: str = setting(
+        "mean", "the weight step's alpha: mean (mu) | sample (a draw of q)", choices=WEIGHTS_AT
+    )
+    derive: str = setting(
+        "argmax",
+        "argmax (BaLeNAS) | tf (BaLeNAS-TF) | rank (ours: val accuracy)",
+        choices=DERIVES,
+    )
+    proxy: str = setting("naswot", "derive=tf: the training-free proxy", choices=PROXIES)
+    k: int = setting(
+        100, "derive=tf / rank: architectures drawn from q", bounds=Range(1, 1_000_000)
+    )
+    proxy_batch: int = setting(
+        64, "derive=tf: training images the proxy sees", bounds=Range(1, 100_000)
+    )
+    proxy_seed: int = setting(
+        0,
+        "derive=tf: seeds the initialisation the proxies score (and the batch drawn)",
+        bounds=Range(0, SEED_MAX),
+    )
 
     def validate(self) -> BalenasConfig:
-        self.check_bilevel("balenas")
-        check_choice("balenas.optimizer", self.optimizer, OPTIMIZERS)
-        check_choice("balenas.derive", self.derive, DERIVES)
-        check_choice("balenas.proxy", self.proxy, PROXIES)
-        check_choice("balenas.weights_at", self.weights_at, ("mean", "sample"))
-        check_field("balenas.eta", self.eta, self.eta > 0, "a number > 0")
-        check_field(
-            "balenas.lambda0",
-            self.lambda0,
-            self.lambda0 is None or self.lambda0 > 0,
-            "a number > 0, or null for 1e-3 times the architecture half's size",
-        )
-        least = 0 if self.optimizer == "adam" else 1e-12
+        check_settings(self, "balenas")
         check_field(
             "balenas.sigma0",
             self.sigma0,
-            self.sigma0 >= least,
-            "a number > 0 (>= 0 with optimizer adam)",
+            self.sigma0 > 0 or self.optimizer == "adam",
+            "a number > 0 and <= 10 (>= 0 with optimizer adam)",
         )
         if self.optimizer != "adam" and self.lambda0 is not None:
             # q's precision N_v s + lambda0 is at least the prior's: sigma0 <= 1/sqrt(lambda0)
@@ -88,9 +110,6 @@ class BalenasConfig(BilevelSettings):
                 self.sigma0 < 1 / math.sqrt(self.lambda0),
                 f"a number below 1/sqrt(balenas.lambda0) = {1 / math.sqrt(self.lambda0):.4g}",
             )
-        for name in ("samples", "k", "proxy_batch"):
-            v = getattr(self, name)
-            check_field(f"balenas.{name}", v, v >= 1, "an integer >= 1")
         return self
 
 

@@ -23,20 +23,29 @@ from ..architecture import Architecture
 from ..data import stack_split
 from ..errors import ConfigError, check_field
 from ..rank.bn_recalibration import bn_statistics_kept, recalibrate_bn
+from ..settings import check_settings, setting
 from ..supernets import create_supernet
 from ..train.loop import make_scheduler
-from .registry import list_methods, method_class
+from .registry import list_methods
 
 DERIVATIONS = ("sample_and_rank", "argmax", "prune")
 
 
 @dataclass
 class MethodConfig:
-    name: str = "pgnas"  # the search method (`pgnas presets` lists them)
-    baselines: list = field(default_factory=lambda: ["random"])  # also run these, same data
+    """Which search method runs, and which baselines run beside it on the same data."""
+
+    name: str = setting(
+        "pgnas", "the search method (`pgnas presets` describes each)", choices=list_methods
+    )
+    baselines: list = setting(
+        ["random"],
+        "also run these methods on the same data, for comparison",
+        allowed="a list of other registered methods, each once",
+    )
 
     def validate(self) -> MethodConfig:
-        method_class(self.name)  # unknown names raise with a suggestion
+        check_settings(self, "method")  # unknown names raise with a suggestion
         check_field(
             "method.baselines",
             self.baselines,

@@ -33,7 +33,6 @@ torch.func, in eval mode.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -41,73 +40,15 @@ from torch import nn
 from ..data import stack_split
 from ..data.order import mix_seed
 from ..data.splits import split_in_two
-from ..errors import PgnasError, check_choice, check_field
+from ..errors import PgnasError
 from ..rank import export_subnet
 from ..supernets import configure_sites
-from ..supernets.cell import SHARING, EdgeGates
+from ..supernets.cell import EdgeGates
 from ..train.curvature import per_sample_ggn_diagonal
 from ..train.evaluation import evaluate
 from .base import DeriveContext, Derived, SearchMethod
+from .bayesnas_settings import BayesnasConfig
 from .registry import register_method
-
-PRUNE_BY = ("relevance", "magnitude")
-
-
-@dataclass
-class BayesnasConfig:
-    """The ``bayesnas`` section (SPEC_METHODS section 3; the paper's numbers are unverified)."""
-
-    lam: float = 0.01  # lambda of the group lasso on the parent switches (and the children's)
-    lam_child: float | None = None  # the children's lambda; null: lam
-    threshold: float = 0.1  # keep children whose relevance > threshold * the largest one
-    prune_by: str = "relevance"  # relevance (BayesNAS) | magnitude (||s_g||, for comparison)
-    share: str = "all"  # cells whose switches form one group: all | stage | cell
-    warmup_fraction: float = 0.1  # phase A's share of the training split (seeded, disjoint)
-    warmup_epochs: int = 1  # passes of phase A
-    rounds: int = 1  # T: phase B passes, each followed by a Laplace/ARD update
-    hessian_batches: int = 8  # M: batches the diagonal GGN is averaged over
-    lr: float = 0.1  # SGD on weights and switches (momentum 0.9)
-    momentum: float = 0.9
-    weight_decay: float = 1e-4  # of the weights (the switches have none)
-    init: str = "one"  # gamma and omega start at 1 | uniform (in [0, 1], the official code)
-    # Evaluations re-estimate BN statistics on this many training batches (0: off): the lasso
-    # shrinks switches faster than eval-mode running statistics follow.
-    bn_recalibration_batches: int = 10
-
-    def validate(self) -> BayesnasConfig:
-        check_field("bayesnas.lam", self.lam, self.lam > 0, "a number > 0")
-        check_field(
-            "bayesnas.lam_child",
-            self.lam_child,
-            self.lam_child is None or self.lam_child > 0,
-            "a number > 0, or null",
-        )
-        check_field(
-            "bayesnas.threshold", self.threshold, 0 <= self.threshold < 1, "a number in [0, 1)"
-        )
-        check_choice("bayesnas.prune_by", self.prune_by, PRUNE_BY)
-        check_choice("bayesnas.share", self.share, SHARING)
-        check_choice("bayesnas.init", self.init, ("one", "uniform"))
-        check_field(
-            "bayesnas.warmup_fraction",
-            self.warmup_fraction,
-            0 < self.warmup_fraction < 1,
-            "a number in (0, 1)",
-        )
-        for name in ("warmup_epochs", "rounds", "hessian_batches"):
-            v = getattr(self, name)
-            least = 0 if name == "warmup_epochs" else 1
-            check_field(f"bayesnas.{name}", v, v >= least, f"an integer >= {least}")
-        check_field("bayesnas.lr", self.lr, self.lr > 0, "a number > 0")
-        check_field("bayesnas.momentum", self.momentum, 0 <= self.momentum < 1, "in [0, 1)")
-        check_field("bayesnas.weight_decay", self.weight_decay, self.weight_decay >= 0, ">= 0")
-        check_field(
-            "bayesnas.bn_recalibration_batches",
-            self.bn_recalibration_batches,
-            self.bn_recalibration_batches >= 0,
-            "an integer >= 0 (0: off)",
-        )
-        return self
 
 
 class Switches(nn.Module):

@@ -8,27 +8,26 @@ from dataclasses import dataclass
 
 import torch
 
-from ..errors import check_field
+from ..settings import Range, check_settings, setting
 from .differentiable import BilevelSettings, DifferentiableMethod
 from .registry import register_method
 
 
 @dataclass
 class DartsConfig(BilevelSettings):
-    """The ``darts`` section: Adam on alpha with the DARTS defaults."""
+    """DARTS's settings: Adam on alpha, with the DARTS defaults."""
 
-    arch_lr: float = 3e-4  # Adam's learning rate on alpha (3e-3 for minutes-long CPU runs)
-    arch_weight_decay: float = 1e-3  # Adam's (L2) weight decay on alpha
+    arch_lr: float = setting(
+        3e-4,
+        "Adam's learning rate on alpha (3e-3 for minutes-long CPU runs)",
+        bounds=Range(0, 1, "(]"),
+    )
+    arch_weight_decay: float = setting(
+        1e-3, "Adam's (L2) weight decay on alpha", bounds=Range(0, 1)
+    )
 
     def validate(self) -> DartsConfig:
-        self.check_bilevel("darts")
-        check_field("darts.arch_lr", self.arch_lr, self.arch_lr > 0, "a number > 0")
-        check_field(
-            "darts.arch_weight_decay",
-            self.arch_weight_decay,
-            self.arch_weight_decay >= 0,
-            "a number >= 0",
-        )
+        check_settings(self, "darts")
         return self
 
 

@@ -18,15 +18,17 @@ from torch import nn
 from ..data import stack_split
 from ..data.order import batch_at, mix_seed
 from ..data.splits import split_in_two
-from ..errors import PgnasError, check_choice, check_field
+from ..errors import PgnasError
 from ..rank import export_subnet
 from ..rank.bn_recalibration import bn_statistics_kept
+from ..settings import Range, setting
 from ..supernets import configure_sites
 from ..supernets.cell import OPS, PARAM_FREE_OPS, SHARING, CellSupernet, EdgeGates, edge_label
 from ..train.curvature import dominant_hessian_eigenvalue
 from ..train.distributed import context
 from ..train.evaluation import evaluate
 from ..train.finetune import train_from_scratch
+from ..train.kill_hook import kill_hook
 from .base import DeriveContext, Derived, SearchMethod
 
 
@@ -34,44 +36,44 @@ from .base import DeriveContext, Derived, SearchMethod
 class BilevelSettings:
     """Fields every differentiable method's settings section has."""
 
-    share: str = "all"  # cells reading the same alpha: all | stage | cell (NAS-Bench-201: all)
-    arch_fraction: float = 0.5  # the training split's share that trains alpha (the rest: weights)
-    init_std: float = 1e-3  # alpha starts at init_std * N(0, 1), as DARTS
-    weight_decay: float = 3e-4  # of the weights (SGD), as DARTS
-    beta1: float = 0.5  # the architecture optimiser's moment decays (DARTS's Adam)
-    beta2: float = 0.999
-    # A derived net's BN statistics re-estimated on this many training batches under its own
-    # architecture: the supernet's were gathered on softmax-weighted mixtures, whose scale a
-    # single operation at weight 1 does not have. 0: the supernet's statistics.
-    bn_recalibration_batches: int = 10
-    # Power iterations for the dominant eigenvalue of the architecture loss's Hessian in alpha
-    # (on one fixed batch of the architecture half), recorded per epoch; 0: not measured.
-    eigen_iters: int = 8
-
-    def check_bilevel(self, section: str) -> None:
-        check_choice(f"{section}.share", self.share, SHARING)
-        check_field(
-            f"{section}.arch_fraction",
-            self.arch_fraction,
-            0 < self.arch_fraction < 1,
-            "a number in (0, 1)",
-        )
-        check_field(f"{section}.init_std", self.init_std, self.init_std >= 0, "a number >= 0")
-        check_field(
-            f"{section}.eigen_iters", self.eigen_iters, self.eigen_iters >= 0, "an integer >= 0"
-        )
-        for name in ("beta1", "beta2"):
-            v = getattr(self, name)
-            check_field(f"{section}.{name}", v, 0 <= v < 1, "a number in [0, 1)")
-        check_field(
-            f"{section}.bn_recalibration_batches",
-            self.bn_recalibration_batches,
-            self.bn_recalibration_batches >= 0,
-            "an integer >= 0 (0: the supernet's statistics)",
-        )
-        check_field(
-            f"{section}.weight_decay", self.weight_decay, self.weight_decay >= 0, "a number >= 0"
-        )
+    share: str = setting(
+        "all",
+        "cells that read the same alpha: all | stage | cell (NAS-Bench-201: all)",
+        choices=SHARING,
+    )
+    arch_fraction: float = setting(
+        0.5,
+        "the training split's share that trains alpha (the rest trains the weights)",
+        bounds=Range(0, 1, "()"),
+    )
+    init_std: float = setting(
+        1e-3, "alpha starts at init_std * N(0, 1), as in DARTS", bounds=Range(0, 10)
+    )
+    weight_decay: float = setting(
+        3e-4, "weight decay of the weights (SGD), as in DARTS", bounds=Range(0, 1)
+    )
+    beta1: float = setting(
+        0.5,
+        "the architecture optimiser's first-moment decay (DARTS's Adam)",
+        bounds=Range(0, 1, "[)"),
+    )
+    beta2: float = setting(
+        0.999, "the architecture optimiser's second-moment decay", bounds=Range(0, 1, "[)")
+    )
+    # The supernet's BN statistics were gathered on softmax-weighted mixtures, whose scale a
+    # single operation at weight 1 does not have.
+    bn_recalibration_batches: int = setting(
+        10,
+        "re-estimate a derived net's BN statistics on this many training batches "
+        "(0: keep the supernet's)",
+        bounds=Range(0, 100_000),
+    )
+    eigen_iters: int = setting(
+        8,
+        "power iterations for the dominant Hessian eigenvalue of the architecture loss in "
+        "alpha, recorded per epoch (0: not measured)",
+        bounds=Range(0, 10_000),
+    )
 
 
 class ArchLogits(nn.Module):
@@ -182,6 +184,7 @@ class DifferentiableMethod(SearchMethod):
         self.n_arch = len(self._splits(data)[1])  # N_v: the architecture half's size
         self.arch_optimizer = self.make_arch_optimizer(net)
         self._net = net
+        self._arch_steps, self._arch_kill = 0, kill_hook("arch")
         return net
 
     def before_step(self, net, epoch: int, step: int) -> None:
@@ -193,6 +196,9 @@ class DifferentiableMethod(SearchMethod):
         device = next(net.parameters()).device
         torch.manual_seed(mix_seed(t.seed, epoch, step, 0xA5C))  # this step's samples
         self.arch_step(net, x.to(device), y.to(device))
+        self._arch_steps += 1
+        if self._arch_kill is not None:  # the resume tests' kill point inside a step
+            self._arch_kill(self._arch_steps)
 
     def after_epoch(self, net, epoch: int, data) -> None:
         """The dominant eigenvalue of the architecture loss's Hessian in alpha (BaLeNAS's

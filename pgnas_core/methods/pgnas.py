@@ -8,7 +8,7 @@ from __future__ import annotations
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from ..errors import check_choice, check_field
+from ..settings import Range, check_settings, setting
 from ..supernets import configure_sites
 from ..train.loss import WEIGHT_TERMS, regulariser
 from .base import DeriveContext, SearchMethod
@@ -18,29 +18,34 @@ from .sample_and_rank import sample_and_rank
 
 @dataclass
 class PosteriorConfig:
-    """The ``posterior`` section: PGNAS's settings, which the Random baseline shares."""
+    """PGNAS's settings, which the Random baseline shares."""
 
-    tau: float = 0.2  # temperature of the relaxed Bernoulli mask (Eq. 16)
-    p_init: float = 0.1  # initial drop probability of every site
-    l2: float = 50.0  # squared prior length-scale l^2: the weight term's scale (Eq. 15)
-    n_train: float | None = None  # N of Eq. 14; None: the training-set length
-    weight_term: str = "coupled"  # coupled: l2 (1-p)||M||^2 | constant: l2 ||M||^2 (Table 2)
-    rescale: bool = False  # inverted-dropout coordinates (kept channels / (1-p)); off = official
-    random_p: float = 0.1  # the fixed drop rate of the Random baseline
+    tau: float = setting(
+        0.2, "temperature of the relaxed Bernoulli mask (Eq. 16)", bounds=Range(0, 10, "(]")
+    )
+    p_init: float = setting(0.1, "initial drop probability of every site", bounds=Range(0, 1, "()"))
+    l2: float = setting(
+        50.0,
+        "squared prior length-scale l^2: the scale of the weight term (Eq. 15)",
+        bounds=Range(0, 1e6),
+    )
+    n_train: float | None = setting(
+        None, "N of Eq. 14", bounds=Range(0, 1e9, "(]"), null="the training-set length"
+    )
+    weight_term: str = setting(
+        "coupled",
+        "coupled: l2 (1-p) ||M||^2 | constant: l2 ||M||^2 (Table 2)",
+        choices=WEIGHT_TERMS,
+    )
+    rescale: bool = setting(
+        False, "inverted-dropout coordinates (kept channels / (1-p)); off: the official code"
+    )
+    random_p: float = setting(
+        0.1, "the fixed drop rate of the Random baseline", bounds=Range(0, 1, "()")
+    )
 
     def validate(self) -> PosteriorConfig:
-        p = self
-        check_field("posterior.tau", p.tau, p.tau > 0, "a number > 0")
-        check_field("posterior.p_init", p.p_init, 0 < p.p_init < 1, "a number in (0, 1)")
-        check_field("posterior.random_p", p.random_p, 0 < p.random_p < 1, "a number in (0, 1)")
-        check_field("posterior.l2", p.l2, p.l2 >= 0, "a number >= 0")
-        check_field(
-            "posterior.n_train",
-            p.n_train,
-            p.n_train is None or p.n_train > 0,
-            "a number > 0, or null for the training-set length",
-        )
-        check_choice("posterior.weight_term", p.weight_term, WEIGHT_TERMS)
+        check_settings(self, "posterior")
         return self
 
 

@@ -5,108 +5,120 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import check_choice, check_field
+from ..errors import check_field
+from ..settings import SEED_MAX, Range, check_settings, setting
 from ..train.precision import PRECISIONS
 
 RANK_METHODS = ("exhaustive", "racing")  # every candidate on every image | racing
 ENGINES = ("auto", "batched", "compact")  # see rank.engines
 SIZES = ("all", "survivors")  # which rows get params/FLOPs columns
 LAYOUTS = ("auto", "on", "off")  # channels-last
+EPOCHS = Range(0, 100_000)
+
+
+CANDIDATES_MAX = 1_000_000
 
 
 @dataclass
 class SearchConfig:
-    candidates: int = 50  # C: candidates sampled from the posterior
-    seed: int = 0  # candidate i is drawn with seed `seed + i`
-    finetune_epochs: int = 0  # fine-tune the winner (Tables 3, 5); 0: no fine-tuning
-    finetune_lr: float = 0.0  # fine-tuning's first lr, cosine-decayed to 0; 0: train.lr
-    scratch_epochs: int = 0  # also train the winner from scratch this long (all methods); 0: off
-    rank: str = "exhaustive"  # one of RANK_METHODS
-    rank_engine: str = "auto"  # one of ENGINES (auto: a measured rule per device and net)
-    candidates_per_pass: int = 16  # K: candidates per forward pass of the batched engine
-    race_first_chunk: int = 64  # racing: val images of the first round
-    race_growth: float = 1.5  # racing: each round sees this many times more images
-    race_strata: int = 8  # racing: margin strata of the val split (rank.race); 1: none
-    race_delta: float = 0.05  # racing: chance of dropping the best, shared over the rounds
-    race_order_seed: int = 0  # racing: seed of the order each stratum is visited in
-    bn_recalibration_batches: int = 0  # re-estimate BN stats per candidate; 0: off (paper)
-    sizes: str = "all"  # params/FLOPs columns for: all | survivors (eliminated rows get NaN)
-    fold_bn: bool = True  # compact engine: evaluate BN-folded copies (rounding-level change)
-    stem_cache: bool = True  # compact engine: run the supernet's shared stem once, cached
-    compact_cache_params: int = 50_000_000  # racing: compact nets kept between rounds
-    precision: str = "fp32"  # fp32 | bf16 | auto (bf16 where native): rounds before the last
-    # bf16: bound on the share of images a candidate scores differently in bf16 and fp32
+    """How an architecture is derived: candidates sampled, ranked on validation, fine-tuned."""
+
+    candidates: int = setting(
+        50, "C: candidates sampled from the posterior", bounds=Range(1, CANDIDATES_MAX)
+    )
+    seed: int = setting(
+        0, "candidate i is drawn with seed search.seed + i", bounds=Range(0, SEED_MAX)
+    )
+    finetune_epochs: int = setting(
+        0, "fine-tune the winner this long (Tables 3, 5); 0: no fine-tuning", bounds=EPOCHS
+    )
+    finetune_lr: float = setting(
+        0.0,
+        "fine-tuning's first learning rate, cosine-decayed to 0; 0: train.lr",
+        bounds=Range(0, 10),
+    )
+    scratch_epochs: int = setting(
+        0, "also train the winner from scratch this long (all methods); 0: off", bounds=EPOCHS
+    )
+    rank: str = setting(
+        "exhaustive",
+        "exhaustive: every candidate on every val image; racing: drop clear losers early",
+        choices=RANK_METHODS,
+    )
+    rank_engine: str = setting(
+        "auto",
+        "batched (K candidates per pass) | compact (one compact net each); auto: measured rule",
+        choices=ENGINES,
+    )
+    candidates_per_pass: int = setting(
+        16, "K: candidates per forward pass of the batched engine", bounds=Range(1, 4096)
+    )
+    race_first_chunk: int = setting(
+        64, "racing: validation images of the first round", bounds=Range(2, 10**9)
+    )
+    race_growth: float = setting(
+        1.5,
+        "racing: each round sees this many times the previous one's images",
+        bounds=Range(1.1, 100),
+    )
+    race_strata: int = setting(
+        8, "racing: margin strata of the val split (1: none)", bounds=Range(1, 1000)
+    )
+    race_delta: float = setting(
+        0.05,
+        "racing: chance of dropping the best candidate, shared over the rounds",
+        bounds=Range(0, 1, "()"),
+    )
+    race_order_seed: int = setting(
+        0, "racing: seeds the order each stratum is visited in", bounds=Range(0, SEED_MAX)
+    )
+    bn_recalibration_batches: int = setting(
+        0,
+        "re-estimate BN statistics per candidate on this many batches; 0: off (the paper)",
+        bounds=Range(0, 100_000),
+    )
+    sizes: str = setting(
+        "all",
+        "which rows get params/FLOPs columns (survivors: eliminated rows get NaN)",
+        choices=SIZES,
+    )
+    fold_bn: bool = setting(
+        True, "compact engine: evaluate BN-folded copies (a rounding-level change)"
+    )
+    stem_cache: bool = setting(True, "compact engine: run the supernet's shared stem once, cached")
+    compact_cache_params: int = setting(
+        50_000_000,
+        "racing: parameters of compact nets kept between rounds",
+        bounds=Range(0, 10**12),
+    )
+    precision: str = setting(
+        "fp32",
+        "arithmetic of the ranking rounds before the last (auto: bf16 where native)",
+        choices=PRECISIONS,
+    )
     # (demo supernet: 0.26% on average, at most 0.55% of 60 candidates; checked on survivors)
-    bf16_flip_margin: float = 0.01
-    bf16_share: float = 0.25  # racing in bf16: the first rounds, up to this share of the split
-    channels_last: str = "auto"  # auto (with bf16) | on | off: the layout of scored images
+    bf16_flip_margin: float = setting(
+        0.01,
+        "bf16: bound on the share of images a candidate scores differently in bf16 and fp32",
+        bounds=Range(0, 0.5, "[)"),
+    )
+    bf16_share: float = setting(
+        0.25,
+        "racing in bf16: the first rounds, up to this share of the val split",
+        bounds=Range(0, 1, "(]"),
+    )
+    channels_last: str = setting(
+        "auto", "the memory layout of scored images (auto: on with bf16)", choices=LAYOUTS
+    )
 
     def validate(self) -> SearchConfig:
         """Raise ConfigError naming ``search.<field>`` for the first bad value; return self."""
-        s = self
-        check_field("search.seed", s.seed, s.seed >= 0, "an integer >= 0")
-        check_field("search.candidates", s.candidates, s.candidates >= 1, "an integer >= 1")
-        check_field(
-            "search.scratch_epochs", s.scratch_epochs, s.scratch_epochs >= 0, "an integer >= 0"
-        )
-        check_field(
-            "search.finetune_epochs", s.finetune_epochs, s.finetune_epochs >= 0, "an integer >= 0"
-        )
-        check_field("search.finetune_lr", s.finetune_lr, s.finetune_lr >= 0, "a number >= 0")
-        check_choice("search.rank", s.rank, RANK_METHODS)
-        check_choice("search.rank_engine", s.rank_engine, ENGINES)
-        check_choice("search.sizes", s.sizes, SIZES)
-        check_field(
-            "search.candidates_per_pass",
-            s.candidates_per_pass,
-            s.candidates_per_pass >= 1,
-            "an integer >= 1",
-        )
-        check_field(
-            "search.race_first_chunk",
-            s.race_first_chunk,
-            s.race_first_chunk >= 2,
-            "an integer >= 2",
-        )
-        check_field(
-            "search.race_growth",
-            s.race_growth,
-            s.race_growth >= 1.1,
-            "a number >= 1.1 (each round this many times the previous one's images)",
-        )
-        check_field(
-            "search.race_strata", s.race_strata, s.race_strata >= 1, "an integer >= 1 (1: none)"
-        )
-        check_field("search.race_delta", s.race_delta, 0 < s.race_delta < 1, "a number in (0, 1)")
-        check_field(
-            "search.race_order_seed", s.race_order_seed, s.race_order_seed >= 0, "an integer >= 0"
-        )
-        check_field(
-            "search.bn_recalibration_batches",
-            s.bn_recalibration_batches,
-            s.bn_recalibration_batches >= 0,
-            "an integer >= 0 (0: off)",
-        )
+        check_settings(self, "search")
         check_field(
             "search.rank_engine",
-            s.rank_engine,
-            s.bn_recalibration_batches == 0 or s.rank_engine != "batched",
+            self.rank_engine,
+            self.bn_recalibration_batches == 0 or self.rank_engine != "batched",
             "auto or compact when search.bn_recalibration_batches > 0",
-        )
-        check_choice("search.precision", s.precision, PRECISIONS)
-        check_choice("search.channels_last", s.channels_last, LAYOUTS)
-        check_field(
-            "search.bf16_flip_margin",
-            s.bf16_flip_margin,
-            0 <= s.bf16_flip_margin < 0.5,
-            "a share of images in [0, 0.5)",
-        )
-        check_field("search.bf16_share", s.bf16_share, 0 < s.bf16_share <= 1, "a share in (0, 1]")
-        check_field(
-            "search.compact_cache_params",
-            s.compact_cache_params,
-            s.compact_cache_params >= 0,
-            "an integer >= 0",
         )
         return self
 

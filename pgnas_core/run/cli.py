@@ -6,7 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..errors import ConfigError, PgnasError
+from ..errors import ConfigError, PgnasError, one_line
+from .cli_config import add_config_parser, run_config_command
+from .cli_report import add_report_parser, run_report
 
 EPILOG = """examples:
   pgnas search --preset demo --out runs/demo
@@ -14,8 +16,11 @@ EPILOG = """examples:
   pgnas train --preset supnet_m_cifar10 --set data.root=/data --out runs/m
   pgnas rank --out runs/m --set search.candidates=1500
   pgnas export --out runs/m --seed 17
+  pgnas export --out runs/m --format onnx
   pgnas study guided_vs_random --tier laptop --out runs/studies/gvr
-  pgnas presets"""
+  pgnas report runs/demo --dest demo.html
+  pgnas presets
+  pgnas config --preset digits --set method.name=darts"""
 
 
 def _add_config_args(p: argparse.ArgumentParser, preset_default: str | None = "demo") -> None:
@@ -78,7 +83,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="from the Random baseline's supernet (the same as --method random)",
     )
+    p.add_argument(
+        "--format",
+        default="folder",
+        help="folder (weights.pt + arch.json, reloads with pgnas), pt2 (also model.pt2: torch "
+        "alone) or onnx (also model.onnx: onnxruntime alone); default: %(default)s",
+    )
     sub.add_parser("presets", help="list presets, methods and registered supernets")
+    add_config_parser(sub, _add_config_args)
     p = sub.add_parser(
         "study",
         help="a grid of configurations x seeds, resumable, in parallel; the claims' verdicts",
@@ -88,11 +100,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", help="the study folder (default: runs/studies/NAME-TIER)")
     p.add_argument("--jobs", type=int, help="runs at a time, one thread each (default: cores)")
     p.add_argument(
+        "--force",
+        action="store_true",
+        help="continue a study whose runs were made at another commit (recorded in study.json)",
+    )
+    p.add_argument(
         "--reference",
         action="store_true",
         help="also copy its tables and verdicts to results/reference/NAME",
     )
     p.add_argument("--no-progress", action="store_true")
+    add_report_parser(sub)
     return parser
 
 
@@ -112,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     except PgnasError as e:
         if args.debug:
             raise
-        print(f"pgnas: error: {e}", file=sys.stderr)
+        print(f"pgnas: error: {one_line(e)}", file=sys.stderr)
         return 2 if isinstance(e, ConfigError) else 1
     except KeyboardInterrupt:
         if args.debug:
@@ -140,6 +158,8 @@ def _dispatch(args) -> int:
     if args.command == "presets":
         _print_presets()
         return 0
+    if args.command == "config":
+        return run_config_command(args)
     if args.command in ("search", "train"):
         cfg = resolve_config(args.preset, args.config, args.overrides)
         _init_distributed(cfg)
@@ -174,6 +194,8 @@ def _dispatch(args) -> int:
         return _export(args)
     if args.command == "study":
         return _study(args)
+    if args.command == "report":
+        return run_report(args)
     raise AssertionError(args.command)
 
 
@@ -187,7 +209,9 @@ def _study(args) -> int:
     spec = st.load_study(args.name)
     out = Path(args.out or Path("runs") / "studies" / f"{spec.name}-{args.tier}")
     command = "pgnas " + " ".join(sys.argv[1:]) if sys.argv[1:] else None
-    table = st.run_study(spec, args.tier, out, args.jobs, not args.no_progress, command)
+    table = st.run_study(
+        spec, args.tier, out, args.jobs, not args.no_progress, command, force=args.force
+    )
     summary = st.summarise(table)
     print(summary.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     for _, v in st.verdicts(table, spec.name).iterrows():
@@ -236,9 +260,11 @@ def _export(args) -> int:
     as the ranking saw it (BN recalibrated when the run recalibrates)."""
     from ..data import load_data, stack_split
     from ..rank import export_candidate, save_subnet
+    from ..rank.portable import check_format, describe, write_portable
     from ..train import evaluate
     from .run_dir import RunDir, load_supernet
 
+    check_format(args.format)
     run = RunDir(args.out)
     cfg = run.read_config()
     if args.random and args.method not in (None, "random"):
@@ -280,6 +306,8 @@ def _export(args) -> int:
         f"exported candidate seed {seed} ({arch.archid}): {meta['params']:,} params, "
         f"{meta['flops']:,} FLOPs, val acc {val['acc']:.4f} -> {dest}"
     )
+    if args.format != "folder":
+        print(describe(write_portable(args.format, dest, compact, x_val[:256], meta, data.info)))
     return 0
 
 

@@ -5,8 +5,6 @@ and report its accuracy on the test split (which nothing before that step sees).
 from __future__ import annotations
 
 import copy
-import os
-import signal
 import time
 from pathlib import Path
 
@@ -21,6 +19,7 @@ from ..train import evaluate, finetune, train_supernet
 from ..train.device import describe_device, resolve_device
 from ..train.distributed import context
 from ..train.finetune import train_from_scratch
+from ..train.kill_hook import kill_hook as _kill_hook
 from .correctness import CORRECT_FILE, save_correct, test_digest
 from .run_dir import (
     MethodDir,
@@ -34,11 +33,6 @@ from .run_dir import (
 )
 
 STEPS = ("train", "rank")
-#: Test hook: ``PGNAS_KILL_AFTER=train:5`` kills the process (SIGKILL) right after global
-#: training step 5 and its checkpoint, ``rank:3`` after 3 ranking passes; ``train:5:INT`` sends
-#: Ctrl-C (SIGINT) instead. The resume tests interrupt at a chosen point with it instead of
-#: polling files.
-KILL_ENV = "PGNAS_KILL_AFTER"
 
 
 def search(
@@ -279,24 +273,6 @@ def _retrain_winner(
 def _topk(info) -> tuple[int, ...]:
     """Top-1, and top-5 where there are at least 5 classes (the paper's ImageNet tables)."""
     return (1, 5) if info.num_classes >= 5 else (1,)
-
-
-def _kill_hook(stage: str):
-    """The ``PGNAS_KILL_AFTER`` test hook for ``stage`` (train or rank), or None. It fires
-    once, when the count reaches the given one."""
-    parts = os.environ.get(KILL_ENV, "").split(":")
-    if len(parts) < 2 or parts[0] != stage:
-        return None
-    at = int(parts[1])
-    sig = signal.SIGINT if parts[2:] == ["INT"] else signal.SIGKILL
-    fired = []
-
-    def hook(count: int) -> None:
-        if count >= at and not fired:
-            fired.append(count)
-            os.kill(os.getpid(), sig)
-
-    return hook
 
 
 def format_summary(summary: Summary) -> str:

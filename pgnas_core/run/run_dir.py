@@ -15,7 +15,6 @@ import dataclasses
 import json
 import os
 import platform
-import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -439,21 +438,14 @@ def _short(value) -> str:
 
 def environment_info(cfg: RunConfig) -> dict:
     """What is needed to trust and redo a run: code version, library versions, hardware."""
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).parent,
-            timeout=5,
-        ).stdout.strip()
-    except (OSError, subprocess.SubprocessError):
-        commit = ""
     from .. import __version__
+    from .provenance import code_version
 
+    code = code_version()
     return {
         "pgnas": __version__,
-        "git_commit": commit or None,
+        "git_commit": code["commit"],
+        "git_dirty": code["dirty"],  # uncommitted changes to tracked files (None: unknown)
         "torch": torch.__version__,
         "python": platform.python_version(),
         "device": describe_device(resolve_device(cfg.train.device)),

@@ -52,6 +52,7 @@ from .evaluation import evaluate
 from .precision import autocast, resolve_precision
 from .schedules import lr_factor
 from .tables import read_csv_exact
+from .tensorboard import history_sinks
 
 
 class TrainingMethod(Protocol):
@@ -178,13 +179,19 @@ def train_supernet(
     if resume:
         run.restore()
     run.wrap()
-    with _stop_on_sigint() as sigint:
-        for epoch in range(run.next_epoch, run.epochs + 1):
-            run.train_epoch(epoch, sigint)
-            run.end_of_epoch(epoch)
-            if sigint["stop"]:
-                raise Interrupted(f"stopped at the end of epoch {epoch}; continue with --resume")
-    return run.finish()
+    try:
+        with _stop_on_sigint() as sigint:
+            for epoch in range(run.next_epoch, run.epochs + 1):
+                run.train_epoch(epoch, sigint)
+                run.end_of_epoch(epoch)
+                if sigint["stop"]:
+                    raise Interrupted(
+                        f"stopped at the end of epoch {epoch}; continue with --resume"
+                    )
+        return run.finish()
+    finally:
+        for sink in run.sinks:
+            sink.close()
 
 
 class Training:
@@ -205,6 +212,9 @@ class Training:
         self.ctx = context()
         if self.ctx.is_main:
             files.history.parent.mkdir(parents=True, exist_ok=True)
+        # where history rows go besides history.csv (TensorBoard events), on rank 0 only
+        on = train.tensorboard and self.ctx.is_main
+        self.sinks = history_sinks(on, files.history, method.name)
         self.device = local_device(resolve_device(train.device))
         # bf16 autocast of the weight step's forward (fp32 master weights; sites' masks and
         # the method's loss terms in fp32); fp32 where the device has no native bf16
@@ -432,6 +442,8 @@ class Training:
         for name, rows in self.method.epoch_tables(self.net, epoch).items():
             self.tables[name] = self.tables.get(name, []) + rows
         pd.DataFrame(self.history).to_csv(self.files.history, index=False)
+        for sink in self.sinks:
+            sink.write(self.history[-1])
         for name, path in self.files.tables.items():
             pd.DataFrame(self.tables.get(name, [])).to_csv(path, index=False)
         self.save(epoch, None)

@@ -17,9 +17,11 @@ from pathlib import Path
 import pandas as pd
 
 from ...errors import ConfigError
+from ..provenance import short
 from .claims import verdicts
 from .evidence import attach, load_evidence, of_table, write_evidence
-from .runner import RESULTS_FILE, STUDY_FILE, run_study
+from .record import STUDY_FILE
+from .runner import RESULTS_FILE, run_study
 from .spec import load_study
 
 MODES = ("quick", "reference", "laptop", "paper")
@@ -99,7 +101,10 @@ def publish_reference(folder: str | Path, name: str, dest: str | Path | None = N
 def provenance_line(info: dict) -> str:
     if not info:
         return "(no provenance recorded)"
+    commits = sorted({short(s.get("commit")) for s in info.get("starts") or [info]})
+    code = f"commit{'s' if len(commits) > 1 else ''} {', '.join(commits)}"
+    code += " with uncommitted changes" if info.get("dirty") else ""
     return (
         f"study {info.get('study')} ({info.get('tier')} tier), made by `{info.get('command')}` "
-        f"at commit {info.get('commit')} on {info.get('machine')}, {info.get('date')}"
+        f"at {code} on {info.get('machine')}, {info.get('date')}"
     )

@@ -6,15 +6,14 @@ the study folder: the search (resumed if it was interrupted), its analyses, then
 ``metrics.json`` last -- a run with that file is finished and never redone. The children
 die with the parent (Linux), so after a kill -9 a rerun starts cleanly where it stopped.
 The study folder gets ``results.csv`` (one row per run, method and metric) and
-``study.json`` (the spec, the command, the commit, the machine and the date).
+``study.json`` (the spec, and each start's command, commit, machine and date: :mod:`.record`).
+Every argument is checked before the first file is written (:mod:`.checks`).
 """
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
-import platform
 import signal
 import subprocess
 import sys
@@ -25,10 +24,12 @@ import pandas as pd
 from tqdm.auto import tqdm
 
 from ...errors import PgnasError
+from .checks import check_study
 from .evidence import attach, collect_evidence
+from .record import check_code, warn, write_record
 from .spec import Job, StudySpec
 
-RESULTS_FILE, STUDY_FILE, METRICS_FILE = "results.csv", "study.json", "metrics.json"
+RESULTS_FILE, METRICS_FILE = "results.csv", "metrics.json"
 #: Tests stop a study after this many finished runs, as a kill -9 would (a deterministic hook).
 KILL_AFTER_ENV = "PGNAS_STUDY_KILL_AFTER"
 
@@ -45,13 +46,16 @@ def run_study(
     jobs: int | None = None,
     progress: bool = True,
     command: str | None = None,
+    force: bool = False,
 ) -> pd.DataFrame:
     """Run (or finish) every run of ``spec`` at ``tier`` under ``out``; return the tidy table
-    (also written to ``out/results.csv``)."""
+    (also written to ``out/results.csv``). ``force``: continue runs made at another commit."""
     out = Path(out)
+    before = check_study(spec, tier, out, jobs)
+    code, notes = check_code(out, before, force)
     out.mkdir(parents=True, exist_ok=True)
-    _check_same_study(out, spec, tier)
-    write_provenance(out, spec, tier, command)
+    write_record(out, spec, tier, command, before, code)
+    warn(notes)
     todo = [j for j in spec.jobs(tier) if not (run_path(out, j) / METRICS_FILE).is_file()]
     kill_after = int(os.environ.get(KILL_AFTER_ENV, "0") or 0)
     failures = []
@@ -126,58 +130,3 @@ def collect(out: Path, spec: StudySpec, tier: str) -> pd.DataFrame:
     done = [(run_path(out, j), j.point.label, j.seed) for j in spec.jobs(tier)]
     done = [d for d in done if (d[0] / METRICS_FILE).is_file()]
     return attach(table, collect_evidence(out, done))  # per-image bits, every candidate
-
-
-def write_provenance(out: Path, spec: StudySpec, tier: str, command: str | None) -> None:
-    info = {
-        "study": spec.name,
-        "tier": tier,
-        "command": command or f"pgnas study {spec.name} --tier {tier} --out {out}",
-        "commit": _commit(),
-        "machine": machine(),
-        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "spec": spec.to_dict(),
-    }
-    (out / STUDY_FILE).write_text(json.dumps(info, indent=1))
-
-
-def _check_same_study(out: Path, spec: StudySpec, tier: str) -> None:
-    path = out / STUDY_FILE
-    if not path.is_file():
-        return
-    old = json.loads(path.read_text())
-    if old.get("study") != spec.name or old.get("tier") != tier:
-        raise PgnasError(
-            f"{out} holds study {old.get('study')} ({old.get('tier')}), not {spec.name} "
-            f"({tier}): use another --out"
-        )
-    if old.get("spec") != spec.to_dict():
-        raise PgnasError(
-            f"{out}: study {spec.name} changed since its runs were made; use another --out "
-            "or remove the folder"
-        )
-
-
-def machine() -> str:
-    import torch
-
-    from ...train.precision import bf16_capability
-
-    cores = os.cpu_count()
-    return (
-        f"{platform.machine()} {platform.system()}, {cores} cores, torch {torch.__version__}, "
-        f"{bf16_capability('cpu')}"
-    )
-
-
-def _commit() -> str:
-    try:
-        return subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            cwd=Path(__file__).resolve().parent,
-            check=True,
-        ).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from ...errors import ConfigError, check_choice
+from ...errors import ConfigError, PgnasError, check_choice
 
 TIERS = ("quick", "laptop", "paper")
 #: Seed s draws candidates from ``search.seed = s * CANDIDATE_SEED_STRIDE`` on.
@@ -140,48 +140,142 @@ def list_studies() -> dict[str, str]:
 
 
 def load_study(name_or_path: str | Path) -> StudySpec:
-    """A study by name (``pgnas_core/studies/<name>.yaml``) or from a YAML path."""
+    """A study by name (``pgnas_core/studies/<name>.yaml``) or from a YAML path. Every field
+    is checked here, so a bad spec stops with one line before any file is written."""
+    path = _study_path(name_or_path)
+    d = _read_yaml(path)
+    from .metrics import ANALYSES
+
+    where = path.name
+    unknown = set(d) - {"description", "grid", "tiers", "analyses", "vary_split"}
+    if unknown:
+        raise ConfigError(f"{where}: {sorted(map(str, unknown))[0]}", "", "a known study field")
+    analyses = d.get("analyses") or []
+    if not isinstance(analyses, list):
+        raise ConfigError(f"{where}: analyses", analyses, f"a list of {', '.join(ANALYSES)}")
+    for a in analyses:
+        check_choice(f"{where}: analyses", a, tuple(ANALYSES))
+    vary_split = d.get("vary_split", False)
+    if not isinstance(vary_split, bool):
+        raise ConfigError(f"{where}: vary_split", vary_split, "true or false")
+    spec = StudySpec(
+        path.stem,
+        str(d.get("description") or ""),
+        _grid(where, d.get("grid")),
+        _tiers(where, d.get("tiers")),
+        tuple(analyses),
+        vary_split,
+    )
+    _check_labels(where, spec)
+    return spec
+
+
+def _study_path(name_or_path: str | Path) -> Path:
     path = Path(name_or_path)
+    if path.is_dir():
+        raise PgnasError(f"study {path} is a directory: name a study or a study YAML file")
     if not path.suffix:
         path = studies_dir() / f"{name_or_path}.yaml"
         if not path.is_file():
             known = ", ".join(list_studies())
-            raise ConfigError("study", name_or_path, f"one of {known}, or a YAML file")
+            raise ConfigError("study", str(name_or_path), f"one of {known}, or a YAML file")
+    elif not path.is_file():
+        raise PgnasError(f"study file {path} does not exist")
+    return path
+
+
+def _read_yaml(path: Path) -> dict:
+    """The study file as a mapping; one line naming the file when it is not one."""
     try:
-        d = yaml.safe_load(path.read_text()) or {}
+        d = yaml.safe_load(path.read_text())
+    except UnicodeDecodeError:
+        raise PgnasError(f"study file {path} is not a text file (expected YAML)") from None
+    except OSError as e:
+        raise PgnasError(f"study file {path} cannot be read ({e.strerror or e})") from None
     except yaml.YAMLError as e:
         where = getattr(e, "problem_mark", None)
         line = f" (line {where.line + 1})" if where else ""
         raise ConfigError(str(path), "...", f"valid YAML{line}: quote values with [ ] or :") from e
-    from .metrics import ANALYSES
-
-    unknown = set(d) - {"description", "grid", "tiers", "analyses", "vary_split"}
-    if unknown:
-        raise ConfigError(f"{path.name}: {sorted(unknown)[0]}", "", "a known study field")
-    analyses = tuple(d.get("analyses") or ())
-    for a in analyses:
-        check_choice(f"{path.name}: analyses", a, tuple(ANALYSES))
-    tiers = {}
-    for tname, t in (d.get("tiers") or {}).items():
-        check_choice(f"{path.name}: tiers", tname, TIERS)
-        if not isinstance(t, dict) or "preset" not in t:
-            raise ConfigError(f"{path.name}: tiers.{tname}", t, "a mapping with a preset")
-        seeds = tuple(int(s) for s in t.get("seeds", (0,)))
-        tiers[tname] = Tier(
-            t["preset"], tuple(t.get("overrides", ())), seeds, dict(t.get("analysis", {}))
+    if d is None:
+        raise PgnasError(f"study file {path} is empty: expected a mapping with tiers (and grid)")
+    if not isinstance(d, dict):
+        raise PgnasError(
+            f"study file {path} holds {_kind(d)}, not a mapping of description, grid, "
+            "tiers, analyses"
         )
-    if not tiers:
-        raise ConfigError(f"{path.name}: tiers", None, "at least one of quick, laptop, paper")
-    grid = dict(d.get("grid") or {})
-    for k, v in grid.items():
+    return d
+
+
+def _kind(value) -> str:
+    if isinstance(value, list):
+        return "a list"
+    return "text" if isinstance(value, str) else f"a single value ({value!r:.40})"
+
+
+def _tiers(where: str, raw) -> dict[str, Tier]:
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(
+            f"{where}: tiers", raw, "a mapping of quick, laptop or paper to {preset, seeds}"
+        )
+    tiers = {}
+    for name, t in raw.items():
+        check_choice(f"{where}: tiers", name, TIERS)
+        field_ = f"{where}: tiers.{name}"
+        if not isinstance(t, dict) or not isinstance(t.get("preset"), str):
+            raise ConfigError(field_, t, "a mapping with a preset (a name)")
+        unknown = set(t) - {"preset", "overrides", "seeds", "analysis"}
+        if unknown:
+            raise ConfigError(f"{field_}.{sorted(map(str, unknown))[0]}", "", "a known tier field")
+        overrides = t.get("overrides") or []
+        if not isinstance(overrides, list) or not all(isinstance(o, str) for o in overrides):
+            raise ConfigError(f"{field_}.overrides", overrides, "a list of field=value texts")
+        seeds = t.get("seeds", [0])
+        if (
+            not isinstance(seeds, list)
+            or not seeds
+            or not all(isinstance(s, int) and not isinstance(s, bool) and s >= 0 for s in seeds)
+            or len(set(seeds)) != len(seeds)
+        ):
+            raise ConfigError(f"{field_}.seeds", seeds, "a list of distinct integers >= 0")
+        analysis = t.get("analysis") or {}
+        if not isinstance(analysis, dict):
+            raise ConfigError(f"{field_}.analysis", analysis, "a mapping of analysis settings")
+        tiers[name] = Tier(t["preset"], tuple(overrides), tuple(seeds), dict(analysis))
+    return tiers
+
+
+def _grid(where: str, raw) -> dict:
+    if raw is None:
+        return {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: grid", raw, "a mapping of config field -> list of values")
+    grid = {}
+    for k, v in raw.items():
+        if not isinstance(k, str):
+            raise ConfigError(f"{where}: grid", k, "config field names (text) as keys")
         if isinstance(v, dict) and v and all(isinstance(o, list) for o in v.values()):
             grid[k] = {str(label): [str(o) for o in o_list] for label, o_list in v.items()}
-        elif not isinstance(v, list) or not v:
+        elif isinstance(v, list) and v:
+            grid[k] = v
+        else:
             raise ConfigError(
-                f"{path.name}: grid.{k}",
+                f"{where}: grid.{k}",
                 v,
                 "a non-empty list of values, or variants (label: [overrides])",
             )
-    return StudySpec(
-        path.stem, d.get("description", ""), grid, tiers, analyses, bool(d.get("vary_split"))
-    )
+    return grid
+
+
+def _check_labels(where: str, spec: StudySpec) -> None:
+    """A configuration's label names its runs' folders: it must be one distinct folder name."""
+    seen = set()
+    for point in spec.points():
+        if any(c in point.label for c in "/\\\0") or len(point.label) > 200:
+            raise ConfigError(
+                f"{where}: grid label",
+                point.label,
+                "at most 200 characters and no / or \\ (it names the runs' folders)",
+            )
+        if point.label in seen:
+            raise ConfigError(f"{where}: grid label", point.label, "distinct labels")
+        seen.add(point.label)
