@@ -12,7 +12,8 @@ import seaborn as sns
 
 from pgnas_core.run.study import claims_of, evaluate
 from pgnas_core.run.study.claims import Claim, Side
-from pgnas_core.run.study.stats import side_values, t_interval
+from pgnas_core.run.study.side_data import side_series
+from pgnas_core.run.study.stats import t_interval
 
 from .claim_titles import claim_title
 from .inputs import axes_or_new
@@ -31,9 +32,11 @@ def plot_claim(table: pd.DataFrame, claim: Claim, ax=None):
     """One claim: each seed's value on side b and side a joined by a line, the means with
     their 95% t-intervals, and the verdict in the title."""
     ax = axes_or_new(ax, (3.6, 3.2))
-    a = side_values(table, claim.a.config, claim.a.method, claim.a.metric or claim.metric)
+    if claim.kind in ("trend", "interior"):
+        return _plot_along_grid(table, claim, ax)
+    a = side_series(table, claim.a, claim.metric)
     if isinstance(claim.b, Side):
-        b = side_values(table, claim.b.config, claim.b.method, claim.b.metric or claim.metric)
+        b = side_series(table, claim.b, claim.metric)
     else:
         b = pd.Series(float(claim.b), index=a.index)
     seeds = a.index.intersection(b.index)
@@ -67,6 +70,23 @@ def plot_claim(table: pd.DataFrame, claim: Claim, ax=None):
         ax.set_xlabel(
             f"a - b = {v.diff:+.3g}, 95% CI [{v.ci_low:+.3g}, {v.ci_high:+.3g}]", fontsize=7
         )
+    return ax
+
+
+def _plot_along_grid(table: pd.DataFrame, claim: Claim, ax):
+    """A trend or interior-optimum claim: each seed's metric along the grid field (log x)."""
+    t = table[table["metric"] == claim.metric]
+    if claim.x in t.columns and len(t):
+        wide = t.pivot_table(index="seed", columns=claim.x, values="value", aggfunc="mean")
+        wide = wide.reindex(sorted(wide.columns, key=float), axis=1)
+        for _, row in wide.iterrows():
+            ax.plot([float(c) for c in wide.columns], row.to_numpy(), marker="o", ms=4, lw=1)
+        ax.set_xscale("log")
+    v = evaluate(claim, table)
+    ax.set_xlabel(claim.x.split(".")[-1], fontsize=8)
+    ax.set_ylabel(claim.metric, fontsize=8)
+    ax.set_title(f"{claim.item}: {v.verdict}\n({v.n} seeds, {claim.kind})", fontsize=8,
+                 color=VERDICT_COLOURS.get(v.verdict, "k"))  # fmt: skip
     return ax
 
 

@@ -134,3 +134,9 @@ def test_the_pruning_sliders(run, pruned):
     assert explorer.image.value[:4] == b"\x89PNG"
     with pytest.raises(ValueError, match="'lam' and 'run_dir'"):
         viz.pruning_explorer(sweep.rename(columns={"lam": "value"}))
+
+
+def test_the_per_image_bits_of_a_pruned_net_give_its_accuracy(pruned):
+    kept = pruned.method.kept(pruned.net, by="relevance", threshold=0.5)
+    for k in (None, kept):
+        assert pruned.test_correct(k).mean() == pruned.evaluate(k)["test"]

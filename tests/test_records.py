@@ -133,3 +133,34 @@ def test_config_yaml_describes_the_run_that_made_the_files(run, tmp_path):
         "to": 8,
     }
     assert len(pd.read_csv(copy / "candidates.csv")) == 8
+
+
+@pytest.mark.parametrize("method", ["", "random"])
+def test_each_reported_nets_per_image_bits_give_its_accuracy_exactly(run, method):
+    from pgnas_core.run.correctness import CORRECT_FILE, correct_digest, load_correct, test_digest
+
+    out, data = run
+    folder = out / method
+    best = json.loads((folder / "best.json").read_text())
+    summary = json.loads((out / "summary.json").read_text())
+    bits = load_correct(folder / CORRECT_FILE)
+    assert set(bits) == {"supernet", "winner", "finetuned"}
+    x_test, y_test = stack_split(data.test)
+    assert all(len(b) == len(y_test) for b in bits.values())
+    assert correct_digest(folder / CORRECT_FILE) == test_digest(x_test, y_test)
+    assert bits["winner"].mean() == best["test_acc"]
+    assert bits["finetuned"].mean() == best["test_acc_finetuned"]
+    sup = summary["methods"][method or "pgnas"]["supernet"]["test_acc"]
+    assert bits["supernet"].mean() == sup
+    # image by image: the exported winner's own predictions, in the test split's order
+    compact, _ = load_subnet(folder / "subnet")
+    with torch.no_grad():
+        hits = (compact(x_test).argmax(1) == y_test).numpy()
+    assert (hits == bits["winner"]).all()
+
+
+def test_the_finetuning_lr_is_checked():
+    from pgnas_core.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="search.finetune_lr"):
+        resolve_config("digits", None, ["search.finetune_lr=-0.1"])

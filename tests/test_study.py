@@ -18,7 +18,7 @@ import pytest
 
 from pgnas_core.errors import ConfigError
 from pgnas_core.run import study as st
-from pgnas_core.run.study.claims import FAILS, HOLDS, UNRESOLVED, Claim, Side
+from pgnas_core.run.study.claims import FAILS, HOLDS, NO_DATA, UNRESOLVED, Claim, Side
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -176,6 +176,17 @@ def test_a_killed_study_resumes_without_redoing_finished_runs(tmp_path):
     )
     info = json.loads((out / "study.json").read_text())
     assert {"command", "commit", "machine", "date"} <= set(info)
+    # the study keeps every run's per-image test bits and candidates beside its table
+    table, _ = st.load_study_folder(out)
+    ev = table.attrs["evidence"]
+    for (config, seed, method, metric), bits in ev.correct.items():
+        row = table[(table["config"] == config) & (table["seed"] == seed)
+                    & (table["method"] == method) & (table["metric"] == metric)]  # fmt: skip
+        assert bits.mean() == row["value"].item()
+    assert {("l2=1", 0, "pgnas", "test_acc"), ("l2=20", 1, "pgnas", "supernet_test_acc")} <= set(
+        ev.correct
+    )
+    assert len(ev.candidates) == 4 * 4  # 4 candidates of each of the 4 runs
     # the same folder for another study is refused
     spec_path.write_text(TINY_STUDY.replace("[1, 20]", "[1, 30]"))
     r = _study_cli(spec_path, out)
@@ -195,12 +206,14 @@ def test_reference_results_exist_for_every_study_with_claims():
 @pytest.mark.parametrize("folder", _reference_folders(), ids=lambda p: p.name)
 def test_reference_results_load_and_give_their_printed_verdicts(folder):
     table, info = st.load_study_folder(folder)
+    # claims newer than the results say "no data yet" instead of failing
     assert info["tier"] == "laptop" and {"command", "commit", "machine", "date"} <= set(info)
     assert table["seed"].nunique() >= 3
     printed = pd.read_csv(folder / "verdicts.csv")
     again = st.verdicts(table, folder.name)
     assert list(printed["key"]) == list(again["key"])
     assert list(printed["verdict"]) == list(again["verdict"])
+    assert set(again["verdict"]) <= {HOLDS, FAILS, UNRESOLVED, NO_DATA}
     for col in ("a_mean", "b_mean", "difference", "ci_low", "ci_high"):
         assert printed[col].to_numpy() == pytest.approx(again[col].to_numpy(), nan_ok=True)
     assert not list(folder.rglob("*.pt"))  # tables only, no checkpoints

@@ -32,6 +32,11 @@ class SearchConfig:
     finetune_epochs: int = setting(
         0, "fine-tune the winner this long (Tables 3, 5); 0: no fine-tuning", bounds=EPOCHS
     )
+    finetune_lr: float = setting(
+        0.0,
+        "fine-tuning's first learning rate, cosine-decayed to 0; 0: train.lr",
+        bounds=Range(0, 10),
+    )
     scratch_epochs: int = setting(
         0, "also train the winner from scratch this long (all methods); 0: off", bounds=EPOCHS
     )

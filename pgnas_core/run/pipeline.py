@@ -20,6 +20,7 @@ from ..train.device import describe_device, resolve_device
 from ..train.distributed import context
 from ..train.finetune import train_from_scratch
 from ..train.kill_hook import kill_hook as _kill_hook
+from .correctness import CORRECT_FILE, save_correct, test_digest
 from .run_dir import (
     MethodDir,
     MethodResult,
@@ -124,31 +125,46 @@ def run_method(
         )
     else:
         net, method = load_supernet(run, where.method)
+    bits: dict = {}  # net -> which test images it gets right (test_correct.npz)
     result = MethodResult(
-        where.method, supernet_report(cfg, method, net, data), time.perf_counter() - tic
+        where.method, supernet_report(cfg, method, net, data, bits), time.perf_counter() - tic
     )
     if "rank" in steps:
-        result.best = derive_and_export(cfg, method, net, data, where, progress, force)
+        result.best = derive_and_export(cfg, method, net, data, where, progress, force, bits)
+    if context().is_main:
+        x_test, y_test = stack_split(data.test)
+        save_correct(where.path / CORRECT_FILE, bits, test_digest(x_test, y_test))
     return result
 
 
-def supernet_report(cfg: RunConfig, method, net, data) -> SupernetReport:
-    """Test accuracy of the trained supernet (its method's evaluation net) and its size."""
+def supernet_report(cfg: RunConfig, method, net, data, bits: dict | None = None) -> SupernetReport:
+    """Test accuracy of the trained supernet (its method's evaluation net) and its size
+    (``bits``: gets its per-image correctness as ``supernet``)."""
     x_test, y_test = stack_split(data.test)
     with method.evaluation_mode(net):
-        test = evaluate(net, x_test, y_test, cfg.data.eval_batch_size, _topk(data.info))
+        test = evaluate(net, x_test, y_test, cfg.data.eval_batch_size, _topk(data.info), True)
+    if bits is not None:
+        bits["supernet"] = test["correct"].numpy()
     return SupernetReport(
         test["acc"], count_params(net), method.epoch_stats(net).get("mean_keep"), test.get("top5")
     )
 
 
 def derive_and_export(
-    cfg: RunConfig, method, net, data, where: MethodDir, progress: bool = True, force: bool = False
+    cfg: RunConfig,
+    method,
+    net,
+    data,
+    where: MethodDir,
+    progress: bool = True,
+    force: bool = False,
+    bits: dict | None = None,
 ) -> Winner | None:
     """Derive the architecture (``method.derive``: selects on the validation split only),
     export it to ``subnet/`` and measure it on the test split, fine-tune a copy into
     ``subnet_finetuned/`` (``search.finetune_epochs`` > 0) and train the architecture from
-    scratch into ``subnet_scratch/`` (``search.scratch_epochs`` > 0); write best.json."""
+    scratch into ``subnet_scratch/`` (``search.scratch_epochs`` > 0); write best.json.
+    ``bits`` gets each reported net's per-image test correctness."""
     ctx = DeriveContext(
         where.ranking_store, force=force, progress=progress, on_pass=_kill_hook("rank")
     )
@@ -158,7 +174,7 @@ def derive_and_export(
     for name, table in derived.tables.items():
         table.to_csv(where.path / f"{name}.csv", index=False)
     where.remove_ranking_stores()
-    splits = _Splits(data, cfg.data.eval_batch_size)
+    splits = _Splits(data, cfg.data.eval_batch_size, bits)
     with method.derived_mode(net, derived.architecture):
         masked = splits.evaluate(net, "test")
     winner = _export_winner(derived, splits, where, masked)
@@ -174,19 +190,25 @@ def derive_and_export(
 class _Splits:
     """The validation and test splits as tensors, evaluated with the run's batch and top-k."""
 
-    def __init__(self, data, batch: int):
+    def __init__(self, data, batch: int, bits: dict | None = None):
         self.tensors = {"val": stack_split(data.val), "test": stack_split(data.test)}
         self.batch, self.topk = batch, _topk(data.info)
         self.shape = tuple(self.tensors["val"][0].shape[1:])
+        self.bits = bits
 
-    def evaluate(self, model, split: str) -> dict:
-        return evaluate(model, *self.tensors[split], self.batch, self.topk)
+    def evaluate(self, model, split: str, net: str | None = None) -> dict:
+        """``net``: a reported net, whose per-image test correctness goes to ``bits``."""
+        keep = split == "test" and net is not None and self.bits is not None
+        out = evaluate(model, *self.tensors[split], self.batch, self.topk, keep)
+        if keep:
+            self.bits[net] = out.pop("correct").numpy()
+        return out
 
 
 def _export_winner(derived, splits: _Splits, where: MethodDir, masked: dict) -> Winner:
     """subnet/ and the winner's record, every accuracy measured on the exported weights."""
     arch, compact, sel = derived.architecture, derived.compact, derived.selection
-    val, test = splits.evaluate(compact, "val"), splits.evaluate(compact, "test")
+    val, test = splits.evaluate(compact, "val"), splits.evaluate(compact, "test", "winner")
     save_subnet(where.subnet, compact, arch, splits.shape, val_acc=val["acc"], test_acc=test["acc"])
     return Winner(
         candidate=sel.get("candidate"),
@@ -221,17 +243,19 @@ def _retrain_winner(
     with the accuracies of exactly its weights."""
     epochs = cfg.search.scratch_epochs if scratch else cfg.search.finetune_epochs
     train = train_from_scratch if scratch else finetune
+    # fine-tuning starts at search.finetune_lr (0: the search's peak train.lr), cosine to 0
+    lr = cfg.search.finetune_lr if not scratch and cfg.search.finetune_lr > 0 else cfg.train.lr
     tuned = train(
         copy.deepcopy(derived.compact),
         data.train,
         epochs,
-        cfg.train.lr,
+        lr,
         cfg.data.batch_size,
         cfg.train.seed,
         progress=progress,
     )
-    val, test = splits.evaluate(tuned, "val"), splits.evaluate(tuned, "test")
     kind = "scratch" if scratch else "finetuned"
+    val, test = splits.evaluate(tuned, "val"), splits.evaluate(tuned, "test", kind)
     setattr(winner, f"val_acc_{kind}", val["acc"])
     setattr(winner, f"test_acc_{kind}", test["acc"])
     setattr(winner, f"test_top5_{kind}", test.get("top5"))

@@ -45,6 +45,19 @@ class PrunedRun:
     def _accuracies(self) -> dict:
         return {s: evaluate(self.net, *xy, self.batch)["acc"] for s, xy in self.splits.items()}
 
+    def test_correct(self, kept: dict | None):
+        """Which test images the supernet pruned to ``kept`` (None: unpruned) gets right (a
+        bool array in the test split's order)."""
+        net, method = self.net, self.method
+        mode = (
+            method.evaluation_mode(net)
+            if kept is None
+            else method.derived_mode(net, method.architecture(net, kept))
+        )
+        with mode:
+            r = evaluate(net, *self.splits["test"], self.batch, per_image=True)
+        return r["correct"].numpy()
+
     def at_threshold(self, threshold: float, by: str = "relevance") -> dict:
         """What BayesNAS's derivation keeps at ``threshold``, and its accuracies."""
         kept = self.method.kept(self.net, by=by, threshold=threshold)

@@ -2,6 +2,7 @@
 with error bars, and the paper's claims judged from them (``pgnas study``)."""
 
 from .claims import CLAIMS, Claim, Side, claims_of, evaluate, verdict_line, verdicts
+from .evidence import Evidence, load_evidence
 from .reference import (
     MODES,
     load_study_folder,
@@ -13,10 +14,19 @@ from .reference import (
 )
 from .runner import collect, run_study
 from .spec import StudySpec, list_studies, load_study
-from .stats import paired_difference, paired_differences, side_values, summarise, t_interval
+from .stats import (
+    hierarchical_interval,
+    paired_difference,
+    paired_differences,
+    seeds_needed,
+    side_values,
+    summarise,
+    t_interval,
+)
 
 __all__ = [
     "CLAIMS",
+    "Evidence",
     "MODES",
     "Claim",
     "Side",
@@ -24,8 +34,10 @@ __all__ = [
     "claims_of",
     "collect",
     "evaluate",
+    "hierarchical_interval",
     "list_studies",
     "load_study",
+    "load_evidence",
     "load_study_folder",
     "notebook_mode",
     "paired_difference",
@@ -33,6 +45,7 @@ __all__ = [
     "provenance_line",
     "publish_reference",
     "reference_root",
+    "seeds_needed",
     "side_values",
     "run_study",
     "study_results",

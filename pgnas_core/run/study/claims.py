@@ -1,21 +1,34 @@
-"""The paper's claims (SPEC.md section 4, SPEC_METHODS.md section 5) as data, and verdicts
-computed from a study's table, never written by hand.
+"""The paper's claims (SPEC.md section 4, SPEC_METHODS.md section 5) as data
+(:mod:`.paper_claims`), and verdicts computed from a study's table, never written by hand.
 
-A claim compares side ``a`` with side ``b`` (another configuration or method of the same
-study, on the same seeds; or a constant) on one metric, in the paper's direction. Its
-verdict comes from the paired 95% interval of ``a - b`` over the seeds:
+A ``compare`` claim compares side ``a`` with side ``b`` (another configuration or method of
+the same study, on the same seeds; or a constant) on one metric, in the paper's direction.
+Its verdict comes from the paired 95% interval of ``a - b``: over seeds and test images (the
+hierarchical bootstrap of docs/statistics.md) where both sides saved their per-image test
+correctness, else the t-interval over seeds. The ``interval`` column says which.
 
 - **holds**: the interval excludes 0 in the paper's direction;
 - **does not hold here**: it excludes 0 in the other direction;
-- **not resolved at this size**: it covers 0 (or there is one seed only).
+- **not resolved at this size**: it covers 0 (or there is one seed only);
+- **no data yet**: the study's results hold nothing for it (a claim newer than them).
 
 A difference of exactly 0 in every seed (say, no operation ever dropped) does not hold.
+With a ``margin`` the claim is "a is not worse than b by more than the margin": it holds when
+the interval lies above ``-margin``; direction ``equal`` asks the interval to lie inside
+``+-margin`` (it fails when it lies wholly outside). ``log`` compares ``log a - log b``
+(ratios: search costs). Other kinds:
 
-With a ``margin`` the claim is "a is not worse than b by more than the margin" (pruning
-keeps accuracy): it holds when the interval lies above ``-margin``; direction ``equal``
-asks the interval to lie inside ``+-margin`` (it fails when it lies wholly outside). A
-``never`` claim holds when the metric is 0 in every run (a structural guarantee, e.g. no
-orphaned operation).
+- ``never``: the metric is 0 in every run (a structural guarantee);
+- ``trend``: the per-seed least-squares slope of the metric against log of the grid field
+  ``x``, over every configuration, t-interval over seeds against 0;
+- ``interior``: per seed, the best interior configuration (by ``x``) minus the better of the
+  two ends; it holds when the interval lies above 0 (an interior optimum);
+- ``spread``: side a's candidates less (``lower``) spread than side b's, every candidate:
+  a one-sided Brown-Forsythe test per seed, combined over seeds by Fisher's method (holds
+  when p < 0.05, fails when the opposite one-sided p < 0.05).
+
+``seeds_needed``: the seeds a paired t-test would need to resolve the claim at 80% power if
+the observed mean difference and per-seed spread were the truth (nan: over 100, or none).
 """
 
 from __future__ import annotations
@@ -23,39 +36,25 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
-from .stats import paired_difference, side_values, t_interval
+from .claim_types import FAILS, HOLDS, NO_DATA, UNRESOLVED, Claim, Side
+from .evidence import of_table
+from .paper_claims import CLAIMS
+from .side_data import bits_pair, side_series
+from .stats import (
+    LEVEL,
+    fisher_combined,
+    hierarchical_interval,
+    log_slope,
+    seeds_needed,
+    smaller_spread_p,
+    t_interval,
+)
 
-HOLDS, FAILS, UNRESOLVED = "holds", "does not hold here", "not resolved at this size"
-
-
-@dataclass(frozen=True)
-class Side:
-    config: str | None = None  # the configuration's label (None: every configuration)
-    method: str | None = None  # None: the run's main method
-    metric: str | None = None  # None: the claim's metric
-
-    def label(self, claim_metric: str) -> str:
-        parts = [p for p in (self.method, self.config) if p]
-        metric = self.metric or claim_metric
-        return " ".join(parts) + (f" ({metric})" if self.metric else "")
-
-
-@dataclass(frozen=True)
-class Claim:
-    key: str
-    study: str
-    item: str  # where the paper says it: "Table 3", "supp. Fig. 1", "BaLeNAS"
-    statement: str
-    paper: str  # the paper's numbers
-    metric: str
-    a: Side
-    b: Side | float = 0.0
-    direction: str = "higher"  # the paper: a is higher than b | lower | equal (within margin)
-    margin: float = 0.0
-    kind: str = "compare"  # compare | never
-    notes: str = field(default="", compare=False)
+__all__ = ["CLAIMS", "FAILS", "HOLDS", "NO_DATA", "UNRESOLVED", "Claim", "Side", "Verdict"]
+T_INTERVAL, BOOTSTRAP = "t over seeds", "bootstrap over seeds and test images"
 
 
 @dataclass
@@ -70,6 +69,11 @@ class Verdict:
     ci_low: float
     ci_high: float
     verdict: str
+    interval: str = T_INTERVAL
+    p_value: float = math.nan
+    seeds_needed: float = math.nan
+    beside: str = ""
+    extra: dict = field(default_factory=dict)
 
     def row(self) -> dict:
         c = self.claim
@@ -88,46 +92,177 @@ class Verdict:
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
             "verdict": self.verdict,
+            "interval": self.interval,
+            "p_value": self.p_value,
+            "seeds_needed": self.seeds_needed,
+            "beside": self.beside,
+            "paper_setting": c.paper_setting,
+            "our_setting": c.our_setting,
         }
 
 
-def _values(table: pd.DataFrame, side: Side, metric: str) -> pd.Series:
-    return side_values(table, side.config, side.method, side.metric or metric)
+VERDICT_COLUMNS = (
+    "key item statement paper metric seeds a_mean a_sd b_mean b_sd difference ci_low ci_high "
+    "verdict interval p_value seeds_needed beside paper_setting our_setting"
+).split()
+
+
+def _judge(claim: Claim, n: int, low: float, high: float, sd: float) -> str:
+    """The verdict of an interval [low, high] of ``a - b`` (signed as the claim reads)."""
+    if n == 0:
+        return NO_DATA
+    sign = -1.0 if claim.direction == "lower" else 1.0
+    low, high = sorted((sign * low, sign * high))
+    if n < 2 or math.isnan(low):
+        return UNRESOLVED
+    if sd == 0 and low == 0 and claim.direction != "equal" and not claim.margin:
+        return FAILS  # no difference at all, in every seed, where the paper claims one
+    if claim.direction == "equal":  # equivalence: the interval inside +-margin
+        inside = -claim.margin < low and high < claim.margin
+        outside = high < -claim.margin or low > claim.margin
+        return HOLDS if inside else FAILS if outside else UNRESOLVED
+    if low > -claim.margin if claim.margin else low > 0:
+        return HOLDS
+    if high < -claim.margin if claim.margin else high < 0:
+        return FAILS
+    return UNRESOLVED
+
+
+def _target(claim: Claim, mean: float) -> float:
+    """The value a paired test of the claim must tell the mean difference apart from."""
+    sign = -1.0 if claim.direction == "lower" else 1.0
+    if claim.direction == "equal":
+        return math.copysign(claim.margin, mean)
+    return -sign * claim.margin
+
+
+def _from_differences(claim: Claim, d: np.ndarray, a, b) -> Verdict:
+    """A verdict on per-seed differences ``d`` (t-interval), with the sides' own stats."""
+    mean, sd, low, high, n = t_interval(d)
+    am, asd, *_ = t_interval(a)
+    bm, bsd, *_ = t_interval(b)
+    need = seeds_needed(mean, sd, _target(claim, mean)) if n else math.nan
+    verdict = _judge(claim, n, low, high, sd if n > 1 else math.nan)
+    return Verdict(claim, n, am, asd, bm, bsd, mean, low, high, verdict, seeds_needed=need)
+
+
+def _compare(claim: Claim, table: pd.DataFrame) -> Verdict:
+    a = side_series(table, claim.a, claim.metric)
+    if isinstance(claim.b, Side):
+        b = side_series(table, claim.b, claim.metric)
+        seeds = a.index.intersection(b.index)
+    else:
+        seeds = a.index
+        b = pd.Series(float(claim.b), index=seeds)
+    a, b = a.loc[seeds].astype(float), b.loc[seeds].astype(float)
+    if claim.log:
+        v = _from_differences(claim, np.log(a.to_numpy()) - np.log(b.to_numpy()), a, b)
+        v.beside = f"ratio a/b = {math.exp(v.diff):.3g}" if v.n else ""
+        return v
+    v = _from_differences(claim, (a - b).to_numpy(), a, b)
+    if not isinstance(claim.b, Side):
+        v.b_sd = 0.0
+    diff = bits_pair(table, of_table(table), claim, list(seeds))
+    if diff is not None and v.n >= 2:
+        boot = hierarchical_interval(diff)
+        v.ci_low, v.ci_high, v.interval = boot["ci_low"], boot["ci_high"], BOOTSTRAP
+        v.verdict = _judge(claim, v.n, v.ci_low, v.ci_high, float(np.std(diff)))
+    return v
+
+
+def _by_config(table: pd.DataFrame, claim: Claim) -> pd.DataFrame:
+    """seed x configuration (ordered by the grid field ``x``) of the claim's metric."""
+    m = table["metric"] == claim.metric
+    if claim.a.method is not None:
+        m &= table["method"] == claim.a.method
+    t = table[m]
+    if claim.x not in t.columns or t.empty:
+        return pd.DataFrame()
+    wide = t.pivot_table(index="seed", columns=claim.x, values="value", aggfunc="mean")
+    return wide.reindex(sorted(wide.columns, key=float), axis=1).dropna()
+
+
+def _trend(claim: Claim, table: pd.DataFrame) -> Verdict:
+    wide = _by_config(table, claim)
+    if wide.shape[1] < 2:
+        wide = pd.DataFrame()
+    x = [float(c) for c in wide.columns]
+    slopes = np.array([log_slope(x, row) for row in wide.to_numpy()])
+    v = _from_differences(claim, slopes, slopes, np.zeros(len(slopes)))
+    if len(x):
+        v.beside = f"slope per unit log {claim.x.split('.')[-1]} over {x[0]:g}..{x[-1]:g}"
+    return v
+
+
+def _interior(claim: Claim, table: pd.DataFrame) -> Verdict:
+    wide = _by_config(table, claim)
+    if wide.shape[1] < 3:
+        wide = pd.DataFrame(columns=[0, 1, 2])
+    best_inside = wide.iloc[:, 1:-1].max(axis=1).to_numpy(float)
+    best_end = wide.iloc[:, [0, -1]].max(axis=1).to_numpy(float)
+    v = _from_differences(claim, best_inside - best_end, best_inside, best_end)
+    if len(wide):
+        v.beside = f"interior {list(wide.columns[1:-1])} vs ends {list(wide.columns[[0, -1]])}"
+    return v
+
+
+def _spread(claim: Claim, table: pd.DataFrame) -> Verdict:
+    ev = of_table(table)
+    a = ev.candidate_values(claim.a.config, claim.a.method)
+    b = ev.candidate_values(claim.b.config, claim.b.method)
+    seeds = sorted(set(a) & set(b))
+    sd_a = np.array([np.std(a[s], ddof=1) for s in seeds])
+    sd_b = np.array([np.std(b[s], ddof=1) for s in seeds])
+    v = _from_differences(claim, sd_a - sd_b, sd_a, sd_b)
+    v.interval = "Brown-Forsythe per seed, Fisher over seeds"
+    if not seeds:
+        return v
+    lower = claim.direction == "lower"
+    first, second = (a, b) if lower else (b, a)  # p: "first is less spread than second"
+    p_claim = fisher_combined([smaller_spread_p(first[s], second[s]) for s in seeds])
+    p_other = fisher_combined([smaller_spread_p(second[s], first[s]) for s in seeds])
+    alpha = 1 - LEVEL
+    v.p_value = p_claim
+    v.verdict = HOLDS if p_claim < alpha else FAILS if p_other < alpha else UNRESOLVED
+    v.beside = f"{len(a[seeds[0]])} vs {len(b[seeds[0]])} candidates per seed"
+    return v
+
+
+def _never(claim: Claim, table: pd.DataFrame) -> Verdict:
+    values = side_series(table, claim.a, claim.metric).to_numpy()
+    n = len(values)
+    verdict = NO_DATA if n == 0 else HOLDS if (values == 0).all() else FAILS
+    mean, sd, *_ = t_interval(values)
+    return Verdict(claim, n, mean, sd, 0.0, 0.0, mean, math.nan, math.nan, verdict, "every run")
+
+
+KINDS = {"compare": _compare, "never": _never, "trend": _trend, "interior": _interior,
+         "spread": _spread}  # fmt: skip
+
+
+def _number(v: float) -> str:
+    return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
+
+
+def _beside(claim: Claim, table: pd.DataFrame) -> str:
+    """The ``beside`` metrics of both sides (mean over seeds), e.g. the nets' sizes."""
+    parts = []
+    for metric in claim.beside:
+        means = []
+        for side in (claim.a, claim.b):
+            if isinstance(side, Side):
+                s = side_series(table, Side(side.config, side.method), metric)
+                means.append(_number(s.mean()) if len(s) else "-")
+        parts.append(f"{metric} {' vs '.join(means)}")
+    return "; ".join(parts)
 
 
 def evaluate(claim: Claim, table: pd.DataFrame) -> Verdict:
-    """The claim's verdict from a study's tidy table."""
-    a = _values(table, claim.a, claim.metric)
-    if claim.kind == "never":
-        values = a.to_numpy()
-        n = len(values)
-        verdict = UNRESOLVED if n == 0 else HOLDS if (values == 0).all() else FAILS
-        mean, sd, *_ = t_interval(values)
-        return Verdict(claim, n, mean, sd, 0.0, 0.0, mean, math.nan, math.nan, verdict)
-    b = claim.b if isinstance(claim.b, (int, float)) else _values(table, claim.b, claim.metric)
-    d = paired_difference(a, b)
-    am, asd, *_ = t_interval(a.to_numpy())
-    if isinstance(b, (int, float)):
-        bm, bsd = float(b), 0.0
-    else:
-        bm, bsd, *_ = t_interval(b.to_numpy())
-    sign = -1.0 if claim.direction == "lower" else 1.0
-    low, high = sorted((sign * d["ci_low"], sign * d["ci_high"]))
-    if d["n"] < 2 or math.isnan(low):
-        verdict = UNRESOLVED
-    elif d["sd"] == 0 and low == 0 and claim.direction != "equal" and not claim.margin:
-        verdict = FAILS  # no difference at all, in every seed, where the paper claims one
-    elif claim.direction == "equal":  # equivalence: the interval inside +-margin
-        inside = -claim.margin < low and high < claim.margin
-        outside = high < -claim.margin or low > claim.margin
-        verdict = HOLDS if inside else FAILS if outside else UNRESOLVED
-    elif low > -claim.margin if claim.margin else low > 0:
-        verdict = HOLDS
-    elif high < -claim.margin if claim.margin else high < 0:
-        verdict = FAILS
-    else:
-        verdict = UNRESOLVED
-    return Verdict(claim, d["n"], am, asd, bm, bsd, d["mean"], d["ci_low"], d["ci_high"], verdict)
+    """The claim's verdict from a study's tidy table (and the evidence attached to it)."""
+    v = KINDS[claim.kind](claim, table)
+    if claim.beside:
+        v.beside = "; ".join(x for x in (v.beside, _beside(claim, table)) if x)
+    return v
 
 
 def claims_of(study: str, items=None) -> list[Claim]:
@@ -142,273 +277,16 @@ def verdicts(table: pd.DataFrame, study: str | None = None, items=None) -> pd.Da
     return pd.DataFrame(rows, columns=VERDICT_COLUMNS)  # the columns even for no claims
 
 
-VERDICT_COLUMNS = (
-    "key item statement paper metric seeds a_mean a_sd b_mean b_sd difference ci_low ci_high "
-    "verdict"
-).split()
-
-
 def verdict_line(v: pd.Series | dict) -> str:
     """One printable line: the claim, ours, the interval and the verdict."""
     seeds = int(v["seeds"])
-    spread = (
-        "one seed"
-        if seeds < 2
-        else f"{seeds} seeds, 95% CI [{v['ci_low']:+.4g}, {v['ci_high']:+.4g}]"
-    )
+    if seeds < 2 or math.isnan(v["ci_low"]):
+        spread = "one seed" if seeds == 1 else f"{seeds} seeds"
+        if not math.isnan(v.get("p_value", math.nan)):
+            spread += f", p = {v['p_value']:.3g}"
+    else:
+        spread = f"{seeds} seeds, 95% CI [{v['ci_low']:+.4g}, {v['ci_high']:+.4g}]"
     return (
         f"{v['item']}: {v['statement']} -- {v['verdict']} (a - b = {v['difference']:+.4g}; "
         f"{spread})"
     )
-
-
-PGNAS, RANDOM = Side(method="pgnas"), Side(method="random")
-
-CLAIMS = [
-    # ---- guided sampling against Random (Table 3, supp. Fig. 1), C (Table 6), drops (Table 7)
-    Claim(
-        "t3_guided_beats_random",
-        "guided_vs_random",
-        "Table 3",
-        "the PGNAS winner beats the Random winner (no fine-tuning)",
-        "SupNet-M 2.20% vs 2.63% error",
-        "test_acc",
-        PGNAS,
-        RANDOM,
-    ),
-    Claim(
-        "t3_guided_beats_random_finetuned",
-        "guided_vs_random",
-        "Table 3",
-        "the PGNAS winner without fine-tuning beats the Random winner with it",
-        "SupNet-M 2.20% vs 2.56% error",
-        "test_acc",
-        PGNAS,
-        Side(method="random", metric="test_acc_finetuned"),
-    ),
-    Claim(
-        "t3_finetuning_helps_random",
-        "guided_vs_random",
-        "Table 3",
-        "fine-tuning improves the Random winner",
-        "SupNet-M 2.63% -> 2.56% error",
-        "test_acc_finetuned",
-        RANDOM,
-        Side(method="random", metric="test_acc"),
-    ),
-    Claim(
-        "sf1_higher_mean",
-        "guided_vs_random",
-        "supp. Fig. 1",
-        "PGNAS candidates have a higher mean accuracy than Random's",
-        "histograms",
-        "candidate_val_mean",
-        PGNAS,
-        RANDOM,
-    ),
-    Claim(
-        "sf1_smaller_spread",
-        "guided_vs_random",
-        "supp. Fig. 1",
-        "PGNAS candidates have a smaller spread than Random's",
-        "histograms",
-        "candidate_val_sd",
-        PGNAS,
-        RANDOM,
-        direction="lower",
-    ),
-    Claim(
-        "t6_more_candidates",
-        "guided_vs_random",
-        "Table 6",
-        "the winner of more candidates has a lower error (the most vs the fewest C)",
-        "C = 50 -> 20k: 2.17% -> 1.98%",
-        "winner_test_acc_cmax",
-        PGNAS,
-        Side(method="pgnas", metric="winner_test_acc_cmin"),
-    ),
-    Claim(
-        "t7_channels_dropped",
-        "guided_vs_random",
-        "Table 7",
-        "the PGNAS winner drops channels",
-        "SupNet-M 0.18 of channels",
-        "channel_drop",
-        PGNAS,
-        0.0,
-    ),
-    Claim(
-        "t7_operations_dropped",
-        "guided_vs_random",
-        "Table 7",
-        "the PGNAS winner drops whole operations",
-        "SupNet-M 0.10 of operations",
-        "operation_drop",
-        PGNAS,
-        0.0,
-    ),
-    # ---- the weight prior, the temperature, constant L2 (Tables 4, 5, 2)
-    Claim(
-        "t4_larger_l2_smaller_net",
-        "weight_prior_l2",
-        "Table 4",
-        "a larger l2 gives a smaller net (l2 = 250 vs 10)",
-        "l2 = 50 -> 500: 49.9M -> 18.2M params",
-        "params",
-        Side("l2=250"),
-        Side("l2=10"),
-        direction="lower",
-    ),
-    Claim(
-        "t4_largest_l2_costs_accuracy",
-        "weight_prior_l2",
-        "Table 4",
-        "the largest l2 has a higher error than a moderate one (250 vs 50)",
-        "l2 = 150: 2.06%, 250: 2.27%, 500: 2.39%",
-        "test_acc",
-        Side("l2=50"),
-        Side("l2=250"),
-    ),
-    Claim(
-        "t5_smaller_tau",
-        "temperature_tau",
-        "Table 5",
-        "tau = 1/5 gives a lower error than tau = 2/3",
-        "SupNet-M 2.20% vs 2.49%",
-        "test_acc",
-        Side("tau=0.2"),
-        Side("tau=0.667"),
-    ),
-    Claim(
-        "t2_coupled_beats_constant",
-        "constant_l2",
-        "Table 2",
-        "the coupled weight prior beats a constant L2",
-        "CIFAR-100 14.28% vs 17.41% error",
-        "test_acc",
-        Side("weight_term=coupled"),
-        Side("weight_term=constant"),
-    ),
-    # ---- BayesNAS (SPEC_METHODS section 5)
-    Claim(
-        "bayesnas_pruning_keeps_accuracy",
-        "bayesnas_lambda",
-        "BayesNAS",
-        "pruning after one epoch keeps accuracy (within 1 point; lambda 0.2, which prunes)",
-        "compression without loss",
-        "pruned_test_acc",
-        Side("lam=0.2"),
-        Side("lam=0.2", metric="unpruned_test_acc"),
-        margin=0.01,
-    ),
-    Claim(
-        "bayesnas_relevance_beats_magnitude",
-        "bayesnas_lambda",
-        "BayesNAS",
-        "pruning by relevance beats pruning by magnitude at equal sparsity (lambda 0.05)",
-        "argued, no table",
-        "relevance_test_acc",
-        Side("lam=0.05"),
-        Side("lam=0.05", metric="magnitude_test_acc"),
-    ),
-    Claim(
-        "bayesnas_no_orphans",
-        "bayesnas_lambda",
-        "BayesNAS",
-        "HARD leaves no live operation under a pruned parent",
-        "by construction",
-        "orphans",
-        Side(),
-        kind="never",
-    ),
-    Claim(
-        "bayesnas_lambda_size",
-        "bayesnas_lambda",
-        "BayesNAS",
-        "a larger lambda gives a smaller net (0.2 vs 0.01)",
-        "lambda 0.01/0.007/0.005: 2.59/3.10/3.40M",
-        "params",
-        Side("lam=0.2"),
-        Side("lam=0.01"),
-        direction="lower",
-    ),
-    Claim(
-        "bayesnas_lambda_accuracy",
-        "bayesnas_lambda",
-        "BayesNAS",
-        "a larger lambda costs accuracy (0.2 vs 0.01)",
-        "lambda 0.01/0.007/0.005: 3.02/2.90/2.81%",
-        "test_acc",
-        Side("lam=0.01"),
-        Side("lam=0.2"),
-    ),
-    # ---- BaLeNAS against DARTS (SPEC_METHODS section 5)
-    Claim(
-        "balenas_stable",
-        "methods_cell",
-        "BaLeNAS",
-        "BaLeNAS's argmax cell falls less from its best epoch than DARTS's",
-        "DARTS deteriorates, BaLeNAS does not",
-        "fall_from_best_epoch",
-        Side("method=balenas"),
-        Side("method=darts"),
-        direction="lower",
-    ),
-    Claim(
-        "balenas_fewer_param_free",
-        "methods_cell",
-        "BaLeNAS",
-        "BaLeNAS ends with fewer parameter-free operations than DARTS",
-        "no collapse to skip / pooling",
-        "param_free_fraction",
-        Side("method=balenas"),
-        Side("method=darts"),
-        direction="lower",
-    ),
-    Claim(
-        "balenas_flatter",
-        "methods_cell",
-        "BaLeNAS",
-        "BaLeNAS ends with a smaller dominant Hessian eigenvalue (architecture loss) than DARTS",
-        "a flatter minimum in alpha",
-        "hessian_eigenvalue",
-        Side("method=balenas"),
-        Side("method=darts"),
-        direction="lower",
-    ),
-    Claim(
-        "balenas_tf_beats_argmax",
-        "methods_cell",
-        "BaLeNAS",
-        "training-free selection of K draws beats the argmax (trained from scratch)",
-        "BaLeNAS-TF beats BaLeNAS",
-        "tf_scratch_acc",
-        Side("method=balenas"),
-        Side("method=balenas", metric="argmax_scratch_acc"),
-    ),
-    # ---- the toolkit's own (issue 13): bf16 does not change the search's outcome
-    Claim(
-        "bf16_keeps_accuracy",
-        "precision",
-        "toolkit",
-        "bf16 training and ranking keep the winner's test accuracy (within 0.5 points)",
-        "-",
-        "test_acc",
-        Side("precision=bf16"),
-        Side("precision=fp32"),
-        direction="equal",
-        margin=0.005,
-    ),
-    Claim(
-        "bf16_keeps_posterior",
-        "precision",
-        "toolkit",
-        "bf16 training keeps the mean keep-probability (within 0.01)",
-        "-",
-        "mean_keep",
-        Side("precision=bf16"),
-        Side("precision=fp32"),
-        direction="equal",
-        margin=0.01,
-    ),
-]

@@ -25,6 +25,8 @@ import pandas as pd
 
 from ..run_dir import RunDir
 
+#: analyses/<name> + this: an analysis's per-image test bits (main method, keys: metrics)
+ANALYSIS_CORRECT_SUFFIX = "_correct.npz"
 #: Winner fields recorded per method (best.json), by metric name.
 WINNER_METRICS = (
     "val_acc",
@@ -69,6 +71,11 @@ def run_metrics(run_dir: str | Path, analyses=(), settings: dict | None = None) 
             for k in ("param_free_fraction", "none_fraction", "mean_sigma", "hessian_eigenvalue"):
                 if k in last.index:
                     add(k, last[k])
+            if {"param_free_fraction", "none_fraction"} <= set(last.index):
+                add(
+                    "param_free_or_none_fraction",
+                    last["param_free_fraction"] + last["none_fraction"],
+                )
     for name in analyses:
         rows += cached_analysis(run, name, settings or {})
     return rows
@@ -91,6 +98,16 @@ def cached_analysis(run: RunDir, name: str, settings: dict) -> list[dict]:
     return rows
 
 
+def save_analysis_correct(run: RunDir, name: str, nets: dict, test) -> None:
+    """An analysis's nets' per-image test correctness, keyed by their metric, in
+    ``analyses/<name>_correct.npz`` (a study gathers them with the run's own)."""
+    from ..correctness import save_correct, test_digest
+
+    path = run.path / "analyses" / f"{name}{ANALYSIS_CORRECT_SUFFIX}"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_correct(path, nets, test_digest(*test))
+
+
 def _main(run: RunDir) -> str:
     return run.read_config().method.name
 
@@ -101,27 +118,33 @@ def _has_table(run: RunDir, name: str) -> bool:
 
 
 def candidates_c(run: RunDir, settings: dict) -> list[dict]:
-    """Table 6: the expected test accuracy of the validation winner among C candidates."""
+    """Table 6: the expected test accuracy of the validation winner among C candidates, for
+    every sample-and-rank method of the run (PGNAS and Random: Table 6's few guided
+    candidates against many random ones)."""
     from ..experiments import candidates_study, rank_with_test
 
     count = int(settings.get("candidates", 200))
     counts = [int(c) for c in settings.get("counts", (5, 20, 50, 200)) if int(c) <= count]
     cfg = run.read_config()
-    table = rank_with_test(
-        run.path, count, base_seed=cfg.search.seed, cache=run.path / "analyses" / "c_table.csv"
-    )
-    study = candidates_study(table, counts, repeats=int(settings.get("repeats", 200)))
-    means = study.groupby("candidates")["test_acc"].mean()
-    method = _main(run)
-    rows = [
-        {"method": method, "metric": f"winner_test_acc_c{c}", "value": float(v)}
-        for c, v in means.items()
-    ]
-    # the fewest and the most candidates of this tier, for the claim at any size
-    rows += [
-        {"method": method, "metric": "winner_test_acc_cmin", "value": float(means.iloc[0])},
-        {"method": method, "metric": "winner_test_acc_cmax", "value": float(means.iloc[-1])},
-    ]
+    main, rows = _main(run), []
+    for method in run.read_summary().methods:
+        if not run.method_dir(method, main).candidates.is_file():
+            continue  # not a sample-and-rank method
+        name = "c_table.csv" if method == main else f"c_table_{method}.csv"
+        table = rank_with_test(
+            run.path, count, cfg.search.seed, method, cache=run.path / "analyses" / name
+        )
+        study = candidates_study(table, counts, repeats=int(settings.get("repeats", 200)))
+        means = study.groupby("candidates")["test_acc"].mean()
+        rows += [
+            {"method": method, "metric": f"winner_test_acc_c{c}", "value": float(v)}
+            for c, v in means.items()
+        ]
+        # the fewest and the most candidates of this tier, for the claims at any size
+        rows += [
+            {"method": method, "metric": "winner_test_acc_cmin", "value": float(means.iloc[0])},
+            {"method": method, "metric": "winner_test_acc_cmax", "value": float(means.iloc[-1])},
+        ]
     return rows
 
 
@@ -163,6 +186,16 @@ def pruning(run: RunDir, settings: dict) -> list[dict]:
         index="fraction", columns="by", values="test_acc"
     )
     orphans = int(study["orphans"].sum()) + after["orphans"]
+    kept = pruned.method.kept(pruned.net, by="relevance", threshold=threshold)
+    save_analysis_correct(  # the per-image bits of both nets of the pruning claim
+        run,
+        "pruning",
+        {
+            "unpruned_test_acc": pruned.test_correct(None),
+            "pruned_test_acc": pruned.test_correct(kept),
+        },
+        pruned.splits["test"],
+    )
     pruned_share = 1 - after["kept_children"] / after["children"]
     m = _main(run)
     return [
@@ -211,15 +244,44 @@ def tf_selection(run: RunDir, settings: dict) -> list[dict]:
         cache=run.path / "analyses" / "tf_samples.csv",
     )
     drawn = samples[samples["sample"] >= 0]
-    chosen = drawn.sort_values([proxy, "sample"], ascending=[False, True]).iloc[0]
     argmax = samples[samples["sample"] == -1].iloc[0]
     rho = drawn[[proxy, "test_acc_scratch"]].corr(method="spearman").iloc[0, 1]
     m = _main(run)
-    return [
-        {"method": m, "metric": "tf_scratch_acc", "value": float(chosen["test_acc_scratch"])},
+    rows = [
+        {"method": m, "metric": "tf_scratch_acc", "value": _tf_choice(drawn, proxy)},
         {"method": m, "metric": "argmax_scratch_acc", "value": float(argmax["test_acc_scratch"])},
         {"method": m, "metric": "proxy_rank_correlation", "value": float(rho)},
     ]
+    # selection among K of the draws, for each K of ``ks`` (does it improve with K?)
+    ks = sorted({int(x) for x in settings.get("ks", ()) if 1 <= int(x) <= len(drawn)})
+    by_k = expected_pick_by_k(drawn, proxy, "test_acc_scratch", ks)
+    rows += [{"method": m, "metric": f"tf_scratch_acc_k{x}", "value": v} for x, v in by_k.items()]
+    if len(ks) > 1:
+        rows += [
+            {"method": m, "metric": "tf_scratch_acc_kmin", "value": by_k[ks[0]]},
+            {"method": m, "metric": "tf_scratch_acc_kmax", "value": by_k[ks[-1]]},
+        ]
+    return rows
+
+
+def expected_pick_by_k(drawn: pd.DataFrame, by: str, value: str, ks) -> dict[int, float]:
+    """K -> the expected ``value`` of the draw ranked first by ``by`` among K draws taken at
+    random without replacement from ``drawn`` (exact: the draw ranked j-th of n is picked
+    with probability C(n-1-j, K-1) / C(n, K)); ties go to the earlier sample."""
+    from math import comb
+
+    ranked = drawn.sort_values([by, "sample"], ascending=[False, True])[value].to_numpy(float)
+    n = len(ranked)
+    return {
+        int(k): float(sum(comb(n - 1 - j, k - 1) * v for j, v in enumerate(ranked)) / comb(n, k))
+        for k in ks
+    }
+
+
+def _tf_choice(drawn: pd.DataFrame, proxy: str) -> float:
+    """The scratch-trained test accuracy of the draw the proxy ranks first."""
+    chosen = drawn.sort_values([proxy, "sample"], ascending=[False, True]).iloc[0]
+    return float(chosen["test_acc_scratch"])
 
 
 ANALYSES: dict[str, Callable[[RunDir, dict], list[dict]]] = {

@@ -3,8 +3,9 @@ tier, made by ``pgnas study NAME --tier laptop --reference``), a run of a tier h
 study folder made elsewhere (``STUDY_DIR``: a cluster's paper-tier results drop in).
 
 A reference folder holds only small tables: ``results.csv`` (tidy), ``study.json`` (the
-command, commit, machine and date that made it) and ``verdicts.csv`` (the claims' verdicts,
-recomputed by the tests from ``results.csv``).
+command, commit, machine and date that made it), ``verdicts.csv`` (the claims' verdicts,
+recomputed by the tests from ``results.csv``) and, where the study recorded them, the
+evidence of :mod:`.evidence` (``test_correct.npz``, ``candidates.csv``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import pandas as pd
 from ...errors import ConfigError
 from ..provenance import short
 from .claims import verdicts
+from .evidence import attach, load_evidence, of_table, write_evidence
 from .record import STUDY_FILE
 from .runner import RESULTS_FILE, run_study
 from .spec import load_study
@@ -56,7 +58,7 @@ def load_study_folder(folder: str | Path) -> tuple[pd.DataFrame, dict]:
     if not path.is_file():
         raise FileNotFoundError(f"{folder}: no {RESULTS_FILE} (run `pgnas study` first)")
     info = json.loads((folder / STUDY_FILE).read_text()) if (folder / STUDY_FILE).is_file() else {}
-    return pd.read_csv(path), info
+    return attach(pd.read_csv(path), load_evidence(folder)), info
 
 
 def study_results(
@@ -91,6 +93,7 @@ def publish_reference(folder: str | Path, name: str, dest: str | Path | None = N
     dest.mkdir(parents=True, exist_ok=True)
     table.to_csv(dest / RESULTS_FILE, index=False)
     (dest / STUDY_FILE).write_text(json.dumps(info, indent=1))
+    write_evidence(dest, of_table(table))
     verdicts(table, name).to_csv(dest / VERDICTS_FILE, index=False)
     return dest
 

@@ -18,7 +18,8 @@ BLOCK = re.compile(
 
 def _spec(*values: float) -> str:
     """Counts (params, FLOPs) as whole numbers with separators, accuracies to 3 decimals."""
-    return ",.0f" if max(abs(v) for v in values if not math.isnan(v)) >= 1000 else ".3f"
+    finite = [abs(v) for v in values if not math.isnan(v)]
+    return ",.0f" if finite and max(finite) >= 1000 else ".3f"
 
 
 def _fmt(mean: float, sd: float, spec: str = ".3f") -> str:
@@ -28,13 +29,35 @@ def _fmt(mean: float, sd: float, spec: str = ".3f") -> str:
     return text if sd is None or math.isnan(sd) else f"{text} ± {format(sd, spec)}"
 
 
+def _interval(v) -> str:
+    """a - b with its interval (or its p-value), and which interval it is."""
+    if math.isnan(v["difference"]):
+        return "-"
+    signed = "+" + _spec(v["a_mean"], v["b_mean"], v["difference"])
+    text = f"{v['difference']:{signed}}"
+    if not math.isnan(v["ci_low"]):
+        text += f" [{v['ci_low']:{signed}}, {v['ci_high']:{signed}}]"
+    elif not math.isnan(v.get("p_value", math.nan)):
+        text += f", p = {v['p_value']:.2g}"
+    return f"{text} ({v.get('interval', 't over seeds')})"
+
+
+def _seeds(v) -> str:
+    need = v.get("seeds_needed", math.nan)
+    if math.isnan(v["ci_low"]) and math.isnan(v.get("p_value", math.nan)):
+        return str(v["seeds"])  # no interval to size (no data, one seed, a structural claim)
+    return f"{v['seeds']} ({'>100' if math.isnan(need) else int(need)})"
+
+
 def claims_markdown(root: Path | None = None) -> str:
-    """One row per paper claim: the paper's numbers, ours (a and b, mean ± sd over seeds) and
-    the verdict, from the reference results."""
+    """One row per paper claim: the paper's numbers and configuration, ours (a and b, mean ±
+    sd over seeds), the interval, the seeds we have and would need, and the verdict, from the
+    reference results."""
     root = Path(root or reference_root())
     lines = [
-        "| paper item | claim | paper | ours: a | ours: b | a - b, 95% CI | seeds | verdict |",
-        "|---|---|---|---|---|---|---:|---|",
+        "| paper item | claim | paper | paper's setting / ours | ours: a | ours: b | "
+        "a - b, 95% interval | seeds (needed) | verdict |",
+        "|---|---|---|---|---|---|---|---:|---|",
     ]
     for study in dict.fromkeys(c.study for c in CLAIMS if c.item != "toolkit"):
         table, _ = load_study_folder(root / study)
@@ -42,15 +65,12 @@ def claims_markdown(root: Path | None = None) -> str:
             if v["item"] == "toolkit":
                 continue
             spec = _spec(v["a_mean"], v["b_mean"])
-            signed = "+" + spec
-            ci = f"{v['difference']:{signed}} [{v['ci_low']:{signed}}, {v['ci_high']:{signed}}]"
-            if math.isnan(v["ci_low"]):
-                ci = f"{v['difference']:{signed}}"
+            beside = f" ({v['beside']})" if v["beside"] else ""
             lines.append(
-                f"| {v['item']} | {v['statement']} | {v['paper']} | "
+                f"| {v['item']} | {v['statement']}{beside} | {v['paper']} | "
+                f"{v['paper_setting'] or '-'} / {v['our_setting'] or '-'} | "
                 f"{_fmt(v['a_mean'], v['a_sd'], spec)} | {_fmt(v['b_mean'], v['b_sd'], spec)} | "
-                f"{ci} | "
-                f"{v['seeds']} | **{v['verdict']}** |"
+                f"{_interval(v)} | {_seeds(v)} | **{v['verdict']}** |"
             )
     return "\n".join(lines) + "\n"
 

@@ -25,6 +25,7 @@ from tqdm.auto import tqdm
 
 from ...errors import PgnasError
 from .checks import check_study
+from .evidence import attach, collect_evidence
 from .record import check_code, warn, write_record
 from .spec import Job, StudySpec
 
@@ -139,4 +140,6 @@ def collect(out: Path, spec: StudySpec, tier: str) -> pd.DataFrame:
             )
     table = pd.DataFrame(rows)
     table.to_csv(out / RESULTS_FILE, index=False)
-    return table
+    done = [(run_path(out, j), j.point.label, j.seed) for j in spec.jobs(tier)]
+    done = [d for d in done if (d[0] / METRICS_FILE).is_file()]
+    return attach(table, collect_evidence(out, done))  # per-image bits, every candidate
