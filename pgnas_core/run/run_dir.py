@@ -33,6 +33,7 @@ from ..rank.export import SUBNET_META, SUBNET_WEIGHTS
 from ..train import TrainingFiles, latest_checkpoint, load_checkpoint
 from ..train.device import describe_device, resolve_device
 from ..train.distributed import barrier, context
+from .preflight import check_checkpoint_fits
 
 CONFIG_FILE = "config.yaml"
 CONFIG_HISTORY_FILE = "config_history.yaml"  # every change of config.yaml, with its command
@@ -486,7 +487,8 @@ def load_supernet(
         )
     dev = torch.device(device) if device is not None else resolve_device(cfg.train.device)
     state = load_checkpoint(path, map_location=dev)
-    m = create_method(state.get("method", name), cfg)
+    check_checkpoint_fits(path, state, cfg, name)  # one line for another method's or net's
+    m = create_method(name, cfg)
     net = m.create(state["supernet"]["options"]).to(dev)
     net.load_state_dict(state["model"])
     m.load_state_dict(state.get("method_state", {}))
