@@ -30,7 +30,9 @@ class PosteriorConfig:
 
     def validate(self) -> PosteriorConfig:
         p = self
-        check_field("posterior.tau", p.tau, p.tau > 0, "a number > 0")
+        check_field(
+            "posterior.tau", p.tau, 0 < p.tau <= 10, "a number > 0 and <= 10 (larger: masks ~0.5)"
+        )
         check_field("posterior.p_init", p.p_init, 0 < p.p_init < 1, "a number in (0, 1)")
         check_field("posterior.random_p", p.random_p, 0 < p.random_p < 1, "a number in (0, 1)")
         check_field("posterior.l2", p.l2, p.l2 >= 0, "a number >= 0")

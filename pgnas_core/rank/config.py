@@ -7,11 +7,15 @@ from dataclasses import dataclass
 
 from ..errors import check_choice, check_field
 from ..train.precision import PRECISIONS
+from .sampling import MAX_SEED
 
 RANK_METHODS = ("exhaustive", "racing")  # every candidate on every image | racing
 ENGINES = ("auto", "batched", "compact")  # see rank.engines
 SIZES = ("all", "survivors")  # which rows get params/FLOPs columns
 LAYOUTS = ("auto", "on", "off")  # channels-last
+#: The most candidates a ranking takes: 20x the paper's largest (5000); each costs one
+#: evaluation of the validation split (racing: less), so more is hours, not a typo's minute.
+MAX_CANDIDATES = 100_000
 
 
 @dataclass
@@ -44,7 +48,15 @@ class SearchConfig:
         """Raise ConfigError naming ``search.<field>`` for the first bad value; return self."""
         s = self
         check_field("search.seed", s.seed, s.seed >= 0, "an integer >= 0")
-        check_field("search.candidates", s.candidates, s.candidates >= 1, "an integer >= 1")
+        check_field(
+            "search.candidates",
+            s.candidates,
+            1 <= s.candidates <= MAX_CANDIDATES,
+            f"an integer >= 1 and <= {MAX_CANDIDATES:,} (each one is evaluated on the "
+            f"validation split; the paper ranks 1500-5000)",
+        )
+        top = MAX_SEED - s.candidates + 1  # candidate i is drawn with seed search.seed + i
+        check_field("search.seed", s.seed, s.seed <= top, f"an integer from 0 to {top}")
         check_field(
             "search.scratch_epochs", s.scratch_epochs, s.scratch_epochs >= 0, "an integer >= 0"
         )

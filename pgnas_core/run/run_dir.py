@@ -347,11 +347,11 @@ class RunDir:
         write_json(self.environment_path, environment_info(cfg))
 
 
-def check_out_dir(out: Path) -> None:
+def check_out_dir(out: Path, flag: str = "--out") -> None:
     """An ``--out`` that is a file, or a folder that cannot be created or written, is refused
     with one line before any work (and nothing is left behind by the check)."""
     if out.exists() and not out.is_dir():
-        raise RunDirError(f"--out {out} is a file, not a directory: choose a folder")
+        raise RunDirError(f"{flag} {out} is a file, not a directory: choose a folder")
     created = []
     try:
         for d in reversed([out, *out.parents]):
@@ -362,7 +362,9 @@ def check_out_dir(out: Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise RunDirError(f"--out {out} cannot be created or written ({e.strerror or e})") from None
+        raise RunDirError(
+            f"{flag} {out} cannot be created or written ({e.strerror or e})"
+        ) from None
     finally:
         for d in reversed(created):
             d.rmdir()
