@@ -13,6 +13,8 @@ import torch
 
 #: The largest step size a float32 parameter update can be computed with.
 FLOAT32_MAX = torch.finfo(torch.float32).max
+#: Parameters past this size have blown up: their squares (weight terms) overflow float32.
+BLOWN_UP = FLOAT32_MAX**0.5
 
 
 def is_overflow(error: BaseException) -> bool:
@@ -31,9 +33,9 @@ def blamed_settings(
     if overflow == "weights":
         huge = [g for g in optimizer.param_groups if abs(g["lr"]) > FLOAT32_MAX]
         return _too_large(method, huge or optimizer.param_groups, "steps overflow float32")
-    broken = [g for g in [*arch, *optimizer.param_groups] if not _finite(g["params"])]
+    broken = [g for g in [*arch, *optimizer.param_groups] if _blown_up(g["params"])]
     if broken:
-        return _too_large(method, broken, "parameters are no longer finite")
+        return _too_large(method, broken, f"parameters are not finite, or past {BLOWN_UP:.0e}")
     if not terms_finite:
         return [f"{s} is too large (the loss terms it scales)" for s in method.loss_term_settings()]
     return []
@@ -58,6 +60,6 @@ def _too_large(method, groups: list[dict], what: str) -> list[str]:
     return [f"{s} is too large (its {', '.join(n)} {what})" for s, n in by_setting.items()]
 
 
-def _finite(params) -> bool:
+def _blown_up(params) -> bool:
     with torch.no_grad():
-        return all(bool(torch.isfinite(p).all()) for p in params)
+        return any(not bool((p.abs() <= BLOWN_UP).all()) for p in params)  # NaN: not <=
