@@ -77,6 +77,9 @@ class TrainingMethod(Protocol):
     def state_dict(self) -> dict: ...  # what the method keeps outside the net (checkpointed)
     def load_state_dict(self, state: dict) -> None: ...
     def divergence_causes(self) -> list[str]: ...
+    def step_settings(self) -> dict[str, str]: ...  # group name -> "field=value" of its lr
+    def arch_groups(self, net) -> list[dict]: ...  # groups it steps itself (DARTS's alpha)
+    def loss_term_settings(self) -> list[str]: ...  # the settings that scale loss_terms
 
 
 @dataclass(frozen=True)
