@@ -103,7 +103,7 @@ BAD = [
     (["--set", "bayesnas.warmup_fraction=.nan"], ["bayesnas.warmup_fraction", "(0, 1)"], 2),
     (["--set", "search.race_growth=.inf"], ["search.race_growth", ">= 1.1 and <= 100"], 2),
     (["--set", "search.race_delta=.nan"], ["search.race_delta", "nan", "(0, 1)"], 2),
-    (["--set", "search.candidates=1000000000"], ["search.candidates", "<= 1000000"], 2),
+    (["--set", "search.candidates=1000000000"], ["search.candidates", "<= 100000"], 2),
     (["--set", "search.seed=" + "9" * 30], ["search.seed", "<= 4294967295"], 2),
     (["--set", "data.val_size=1000000000000"], ["data.val_size", "<= 1000000000"], 2),
     (["--set", "data.batch_size=.inf"], ["data.batch_size", "an integer"], 2),

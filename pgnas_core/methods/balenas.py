@@ -128,6 +128,7 @@ class BaLeNAS(DifferentiableMethod):
     name = "balenas"
     settings_section = "balenas"
     settings_class = BalenasConfig
+    arch_step_field = "eta"
     description = "Gaussian over alpha by the Bayesian learning rule; argmax, or K samples + proxy"
 
     @property

@@ -227,6 +227,25 @@ class SearchMethod:
     def divergence_causes(self) -> list[str]:
         return []
 
+    # ---- what a divergence is blamed on (pgnas_core.train.divergence) -------------------
+    def step_settings(self) -> dict[str, str]:
+        """Each learned parameter group's name -> the setting that sizes its steps
+        (``field=value``), so a divergence names the field behind the group that blew up."""
+        t = self.cfg.train
+        return {
+            "weights": f"train.lr={t.lr:g}",
+            "p_logits": f"train.lr={t.lr:g} x train.p_lr_scale={t.p_lr_scale:g}",
+        }
+
+    def arch_groups(self, net) -> list[dict]:
+        """Parameters this method steps itself, outside the weights' optimizer, as named
+        groups ``{"name", "params"}`` (DARTS's alpha)."""
+        return []
+
+    def loss_term_settings(self) -> list[str]:
+        """The settings that scale :meth:`loss_terms` (``field=value``)."""
+        return []
+
     # ---- derivation ---------------------------------------------------------------------
     def derive(self, net, data, ctx: DeriveContext) -> Derived | None:
         """The architecture this method derives from the trained ``net`` (None on ranks other

@@ -185,6 +185,15 @@ class BayesNAS(SearchMethod):
             {"params": switches, "lr": s.lr, "weight_decay": 0.0, "name": "switches"},
         ]
 
+    def step_settings(self) -> dict[str, str]:
+        lr = f"bayesnas.lr={self.settings.lr:g}"
+        return {"weights": lr, "switches": lr}
+
+    def loss_term_settings(self) -> list[str]:
+        s = self.settings
+        child = [f"bayesnas.lam_child={s.lam_child:g}"] if s.lam_child is not None else []
+        return [f"bayesnas.lam={s.lam:g}", *child]
+
     def make_optimizer(self, net, steps_per_epoch: int) -> torch.optim.Optimizer:
         s = self.settings
         return torch.optim.SGD(self.param_groups(net), lr=s.lr, momentum=s.momentum)

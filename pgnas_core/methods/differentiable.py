@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
@@ -124,6 +125,17 @@ class DifferentiableMethod(SearchMethod):
 
     def arch_parameters(self, net) -> list[nn.Parameter]:
         return [net.gating.alpha]
+
+    #: the field of the settings section that sizes alpha's steps (darts.arch_lr)
+    arch_step_field: ClassVar[str] = "arch_lr"
+
+    def arch_groups(self, net) -> list[dict]:
+        return [{"name": "alpha", "params": self.arch_parameters(net)}]
+
+    def step_settings(self) -> dict[str, str]:
+        f = self.arch_step_field
+        value = getattr(self.settings, f)
+        return {**super().step_settings(), "alpha": f"{self.settings_section}.{f}={value:g}"}
 
     def gate_for_training(self, net, epoch: int = 1) -> None:
         net.set_site_mode("off")

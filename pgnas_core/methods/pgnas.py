@@ -118,6 +118,9 @@ class PGNAS(SearchMethod):
     def epoch_tables(self, net, epoch: int) -> dict[str, list[dict]]:
         return {"keep_probs": [{"epoch": epoch, **row} for row in net.site_table()]}
 
+    def loss_term_settings(self) -> list[str]:
+        return [f"posterior.l2={self.settings.l2:g}"]
+
     def divergence_causes(self) -> list[str]:
         s = self.settings
         if s.l2 <= 0:

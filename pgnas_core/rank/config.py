@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from ..errors import check_field
 from ..settings import SEED_MAX, Range, check_settings, setting
 from ..train.precision import PRECISIONS
+from .sampling import MAX_SEED
 
 RANK_METHODS = ("exhaustive", "racing")  # every candidate on every image | racing
 ENGINES = ("auto", "batched", "compact")  # see rank.engines
@@ -15,8 +16,9 @@ SIZES = ("all", "survivors")  # which rows get params/FLOPs columns
 LAYOUTS = ("auto", "on", "off")  # channels-last
 EPOCHS = Range(0, 100_000)
 
-
-CANDIDATES_MAX = 1_000_000
+#: The most candidates a ranking takes: 20x the paper's largest (5000); each costs one
+#: evaluation of the validation split (racing: less), so more is hours, not a typo's minute.
+CANDIDATES_MAX = 100_000
 
 
 @dataclass
@@ -114,6 +116,8 @@ class SearchConfig:
     def validate(self) -> SearchConfig:
         """Raise ConfigError naming ``search.<field>`` for the first bad value; return self."""
         check_settings(self, "search")
+        top = MAX_SEED - self.candidates + 1  # candidate i is drawn with seed search.seed + i
+        check_field("search.seed", self.seed, self.seed <= top, f"an integer from 0 to {top}")
         check_field(
             "search.rank_engine",
             self.rank_engine,

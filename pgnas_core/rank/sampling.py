@@ -5,6 +5,17 @@ from __future__ import annotations
 import torch
 
 from ..architecture import Architecture
+from ..errors import ConfigError
+
+#: The largest candidate seed: torch's generator takes 0..2**64 - 1 (and wraps a negative
+#: one around, so -1 would silently be 2**64 - 1).
+MAX_SEED = 2**64 - 1
+
+
+def check_candidate_seed(seed: int, field: str = "--seed") -> None:
+    """A ConfigError for a seed the sampler cannot take (negative, or past 2**64 - 1)."""
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(field, seed, "an integer from 0 to 2**64 - 1 (18446744073709551615)")
 
 
 def sample_masks(supernet, seed: int) -> dict[str, torch.Tensor]:

@@ -7,6 +7,7 @@ the fields that differ (or, forced, sets the old files aside, never deleting the
 
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -14,7 +15,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from ..errors import ConfigChanged
+from ..errors import ConfigChanged, RunDirError
 from ..train.checkpoint import atomic_save
 from ..train.tables import read_appended_csv
 
@@ -46,6 +47,7 @@ class RowStore:
             return
         old = self._saved_key()
         if old == key:
+            self._check_readable(force)
             return
         changed = sorted(k for k in set(old) | set(key) if old.get(k) != key.get(k))
         if not force:
@@ -102,6 +104,41 @@ class RowStore:
         for p in (self.rows, self.state, self.key_file):
             if p is not None and p.exists():
                 p.rename(p.with_name(f"{p.name}.stale{n}"))
+
+    def _check_readable(self, force: bool) -> None:
+        """Saved rows or race state that cannot be read: set aside when forced, else one
+        line naming the file (read only: a refused ranking changes nothing)."""
+        bad = self._unreadable()
+        if bad is None:
+            return
+        if force:
+            self.set_aside()
+            self._write_key()
+            return
+        path, why = bad
+        raise RunDirError(
+            f"{path} is not a ranking's saved {why}: remove it, or rerun with --force to set "
+            f"the unfinished ranking aside and rank afresh"
+        )
+
+    def _unreadable(self) -> tuple[Path, str] | None:
+        if self._has_rows():
+            try:
+                text = self.rows.read_text()
+                text = text[: text.rfind("\n") + 1] if not text.endswith("\n") else text
+                head = pd.read_csv(io.StringIO(text), nrows=2) if text.strip() else None
+            except (UnicodeDecodeError, ValueError, pd.errors.ParserError):
+                return self.rows, "rows (not a CSV)"
+            if head is not None and self.columns and list(head.columns) != list(self.columns):
+                return self.rows, f"rows (columns {_short(list(head.columns))})"
+        if self.state is not None and self.state.exists():
+            try:
+                state = torch.load(self.state, map_location="cpu", weights_only=True)
+            except Exception:  # truncated, corrupted or not a torch file
+                return self.state, "race state (unreadable)"
+            if not isinstance(state, dict):
+                return self.state, "race state (not a mapping)"
+        return None
 
     # ---- helpers ------------------------------------------------------------------------
     def _has_rows(self) -> bool:

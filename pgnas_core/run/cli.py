@@ -266,10 +266,15 @@ def _export(args) -> int:
     from ..data import load_data, stack_split
     from ..rank import export_candidate, save_subnet
     from ..rank.portable import check_format, describe, write_portable
+    from ..rank.sampling import check_candidate_seed
     from ..train import evaluate
-    from .run_dir import RunDir, load_supernet
+    from .run_dir import RunDir, check_out_dir, load_supernet
 
     check_format(args.format)
+    if args.seed is not None:  # arguments first: nothing is loaded or written for bad ones
+        check_candidate_seed(args.seed)
+    if args.dest:
+        check_out_dir(Path(args.dest), "--dest")
     run = RunDir(args.out)
     cfg = run.read_config()
     if args.random and args.method not in (None, "random"):

@@ -21,6 +21,7 @@ from ..train.distributed import context
 from ..train.finetune import train_from_scratch
 from ..train.kill_hook import kill_hook as _kill_hook
 from .correctness import CORRECT_FILE, save_correct, test_digest
+from .preflight import check_checkpoints, removed_if_failed, restored_if_refused
 from .run_dir import (
     MethodDir,
     MethodResult,
@@ -60,18 +61,20 @@ def search(
         for name in names:
             _require_checkpoint(run, run.method_dir(name, cfg.method.name))
     tic = time.perf_counter()
+    device = describe_device(resolve_device(cfg.train.device))
     data = load_data(cfg.data)
     check_data_fits(cfg, data)
-    run.start(cfg, command=" ".join(steps))  # only now, with the data checked, is it written
-    summary = Summary(
-        cfg.supernet.name,
-        data.info.name,
-        data.sizes(),
-        describe_device(resolve_device(cfg.train.device)),
-    )
-    for name in names:
-        where = run.method_dir(name, cfg.method.name)
-        summary.methods[name] = run_method(cfg, data, run, where, resume, progress, steps, force)
+    if resume or "train" not in steps:  # what it continues from: this method's, this net's
+        check_checkpoints(run, cfg, names, data.info)
+    # only now, with everything checked, is the first file written
+    with removed_if_failed(run.path), restored_if_refused(run, "train" not in steps):
+        run.start(cfg, command=" ".join(steps))
+        summary = Summary(cfg.supernet.name, data.info.name, data.sizes(), device)
+        for name in names:
+            where = run.method_dir(name, cfg.method.name)
+            summary.methods[name] = run_method(
+                cfg, data, run, where, resume, progress, steps, force
+            )
     summary.wall_seconds = time.perf_counter() - tic
     if context().is_main:
         run.write_summary(summary)

@@ -32,6 +32,7 @@ from ..rank.export import SUBNET_META, SUBNET_WEIGHTS
 from ..train import TrainingFiles, latest_checkpoint, load_checkpoint
 from ..train.device import describe_device, resolve_device
 from ..train.distributed import barrier, context
+from .preflight import check_checkpoint_fits
 
 CONFIG_FILE = "config.yaml"
 CONFIG_HISTORY_FILE = "config_history.yaml"  # every change of config.yaml, with its command
@@ -345,11 +346,11 @@ class RunDir:
         write_json(self.environment_path, environment_info(cfg))
 
 
-def check_out_dir(out: Path) -> None:
+def check_out_dir(out: Path, flag: str = "--out") -> None:
     """An ``--out`` that is a file, or a folder that cannot be created or written, is refused
     with one line before any work (and nothing is left behind by the check)."""
     if out.exists() and not out.is_dir():
-        raise RunDirError(f"--out {out} is a file, not a directory: choose a folder")
+        raise RunDirError(f"{flag} {out} is a file, not a directory: choose a folder")
     created = []
     try:
         for d in reversed([out, *out.parents]):
@@ -360,7 +361,9 @@ def check_out_dir(out: Path) -> None:
         probe.write_text("")
         probe.unlink()
     except OSError as e:
-        raise RunDirError(f"--out {out} cannot be created or written ({e.strerror or e})") from None
+        raise RunDirError(
+            f"{flag} {out} cannot be created or written ({e.strerror or e})"
+        ) from None
     finally:
         for d in reversed(created):
             d.rmdir()
@@ -478,7 +481,8 @@ def load_supernet(
         )
     dev = torch.device(device) if device is not None else resolve_device(cfg.train.device)
     state = load_checkpoint(path, map_location=dev)
-    m = create_method(state.get("method", name), cfg)
+    check_checkpoint_fits(path, state, cfg, name)  # one line for another method's or net's
+    m = create_method(name, cfg)
     net = m.create(state["supernet"]["options"]).to(dev)
     net.load_state_dict(state["model"])
     m.load_state_dict(state.get("method_state", {}))

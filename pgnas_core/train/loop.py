@@ -48,6 +48,7 @@ from .distributed import (
     local_device,
     revert_sync_batchnorm,
 )
+from .divergence import blamed_settings, fallback_causes, is_overflow
 from .evaluation import evaluate
 from .precision import autocast, resolve_precision
 from .schedules import lr_factor
@@ -77,6 +78,9 @@ class TrainingMethod(Protocol):
     def state_dict(self) -> dict: ...  # what the method keeps outside the net (checkpointed)
     def load_state_dict(self, state: dict) -> None: ...
     def divergence_causes(self) -> list[str]: ...
+    def step_settings(self) -> dict[str, str]: ...  # group name -> "field=value" of its lr
+    def arch_groups(self, net) -> list[dict]: ...  # groups it steps itself (DARTS's alpha)
+    def loss_term_settings(self) -> list[str]: ...  # the settings that scale loss_terms
 
 
 @dataclass(frozen=True)
@@ -360,7 +364,9 @@ class Training:
         k = self.ctx.world_size
         global_b = min(self.batch, len(self.split) - step * self.batch)
         seed_step(self.train.seed, epoch, step, self.ctx.rank)  # this step's dropout masks
-        self.method.before_step(self.net, epoch, step)
+        self._step_or_diverge(
+            lambda: self.method.before_step(self.net, epoch, step), epoch, step, "arch"
+        )
         with autocast(self.precision, self.device):
             logits = self.model(x)
         logits = logits.float()
@@ -380,32 +386,40 @@ class Training:
         )
         stats = StepStats.summed(local, self.ctx.backend, self.device)
         if stats.not_finite > 0 or not math.isfinite(stats.ce_sum):
-            raise TrainingDiverged(
-                self._diverged(epoch, step, loss.item() if not finite else float("nan"))
-            )
+            value = loss.item() if not finite else float("nan")
+            terms_finite = math.isfinite(float(reg.detach()))
+            raise TrainingDiverged(self._diverged(epoch, step, value, terms_finite=terms_finite))
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         if self.train.grad_clip > 0:
             nn.utils.clip_grad_norm_(self.net.parameters(), self.train.grad_clip)
-        self.opt.step()
+        self._step_or_diverge(self.opt.step, epoch, step, "weights")
         self.sched.step()
         return stats, reg.item()
 
-    def _diverged(self, epoch: int, step: int, value: float) -> str:
-        t = self.train
-        causes = [
-            f"train.lr={t.lr} (architecture parameters: x train.p_lr_scale="
-            f"{t.p_lr_scale}) may be too large",
-            *self.method.divergence_causes(),
-        ]
-        if t.grad_clip == 0:
-            causes.append("train.grad_clip=0 disables gradient clipping")
+    def _diverged(self, epoch: int, step: int, value: float, **how) -> str:
+        """The one-line message: where, the last good checkpoint, the setting to blame."""
+        causes = blamed_settings(self.method, self.net, self.opt, **how)
+        causes = causes or fallback_causes(self.method, self.train)
         last = latest_checkpoint(self.files.checkpoints)
         where = f"the last good checkpoint is {last}" if last else "no checkpoint was saved yet"
+        what = (
+            "a parameter update overflowed" if how.get("overflow") else f"the loss became {value}"
+        )
         return (
-            f"the loss became {value} at epoch {epoch}, step {step} (global step "
+            f"{what} at epoch {epoch}, step {step} (global step "
             f"{self._steps_before(epoch) + step}); {where}; likely cause: {'; '.join(causes)}"
         )
+
+    def _step_or_diverge(self, step_fn, epoch: int, step: int, overflow: str) -> None:
+        """An optimisation step whose update overflows float32 is a divergence, too."""
+        try:
+            step_fn()
+        except RuntimeError as e:
+            if not is_overflow(e):
+                raise
+            msg = self._diverged(epoch, step, float("inf"), overflow=overflow)
+            raise TrainingDiverged(msg) from None
 
     # ---- end of epoch -------------------------------------------------------------------
     def _steps_before(self, epoch: int) -> int:
