@@ -26,6 +26,7 @@ from .posterior_math import (
     relaxed_mask_samples,
     typical_site_norms,
 )
+from .search_diagnostics import plot_search_diagnostics
 from .studies import plot_claim, plot_claims, plot_study_metric, side_by_side_table
 from .switches import (
     plot_magnitude_vs_relevance,
@@ -49,6 +50,7 @@ from .widgets import (
 )
 
 __all__ = [
+    "plot_search_diagnostics",
     "plot_claim",
     "plot_claims",
     "plot_study_metric",

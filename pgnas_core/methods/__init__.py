@@ -9,7 +9,16 @@ from . import (  # noqa: F401  (importing them registers them)
     pgnas,
     random,
 )
-from .base import DERIVATIONS, DeriveContext, Derived, MethodConfig, SearchMethod, supernet_options
+from .base import (
+    DERIVATIONS,
+    DeriveContext,
+    Derived,
+    Exported,
+    ExportRequest,
+    MethodConfig,
+    SearchMethod,
+    supernet_options,
+)
 from .registry import (
     create_method,
     list_methods,
@@ -23,6 +32,8 @@ __all__ = [
     "DERIVATIONS",
     "DeriveContext",
     "Derived",
+    "Exported",
+    "ExportRequest",
     "MethodConfig",
     "SearchMethod",
     "supernet_options",

@@ -47,7 +47,8 @@ from ..supernets import configure_sites
 from ..supernets.cell import SHARING, EdgeGates
 from ..train.curvature import per_sample_ggn_diagonal
 from ..train.evaluation import evaluate
-from .base import DeriveContext, Derived, SearchMethod
+from .base import DeriveContext, Derived, Exported, ExportRequest, SearchMethod
+from .diagnostics import spearman, switch_sparsity
 from .registry import register_method
 
 PRUNE_BY = ("relevance", "magnitude")
@@ -151,6 +152,8 @@ class BayesNAS(SearchMethod):
     settings_class = BayesnasConfig
     derivation = "prune"
     description = "switches with hierarchical ARD priors, one epoch, pruned by posterior relevance"
+    supernet_evaluation = "every switch"
+    export_help = "it exports the pruned net (no options)"
     epoch_table_names = ("switches",)
 
     # ---- gating: switches on every edge's input and every operation's output ------------
@@ -369,6 +372,10 @@ class BayesNAS(SearchMethod):
         with self.recalibrated(net):
             yield net
 
+    def epoch_derived_mode(self, net):
+        """The net pruned by the run's rule, with the trained switch values."""
+        return self.derived_mode(net, self.architecture(net, self.kept(net)))
+
     @contextmanager
     def derived_mode(self, net, arch):
         """The supernet restricted to ``arch`` with the trained switch values (pruned
@@ -391,12 +398,26 @@ class BayesNAS(SearchMethod):
         )
         return Derived(arch, compact, {"val_acc": val["acc"], "val_loss": val["loss"]})
 
+    def export(self, net, data, request: ExportRequest) -> list[Exported]:
+        """The net pruned by the run's rule (``prune_by``, ``threshold``)."""
+        request.refuse(self, "seed", "sample")
+        self.bind_data(data)
+        arch = self.architecture(net, self.kept(net))
+        with self.derived_mode(net, arch):
+            compact = export_subnet(net, arch)
+        s = self.settings
+        record = {"derived": "pruned", "prune_by": s.prune_by, "threshold": s.threshold}
+        return [Exported("subnet_pruned", compact, arch, record, "pruned net")]
+
     # ---- records ------------------------------------------------------------------------
     def epoch_stats(self, net) -> dict:
         kept = self.kept(net)
+        norms = self.group_norms(net)["child"].detach().cpu()
         return {
             "kept_parents": float(kept["parent"].float().mean()),
             "kept_children": float(kept["child"].float().mean()),
+            "switch_sparsity": switch_sparsity(norms, self.settings.threshold),
+            "relevance_spearman": spearman(self.relevance()["child"], norms),
         }
 
     def epoch_tables(self, net, epoch: int, kept: dict | None = None) -> dict[str, list[dict]]:

@@ -27,7 +27,8 @@ from ..train.curvature import dominant_hessian_eigenvalue
 from ..train.distributed import context
 from ..train.evaluation import evaluate
 from ..train.finetune import train_from_scratch
-from .base import DeriveContext, Derived, SearchMethod
+from .base import DeriveContext, Derived, Exported, ExportRequest, SearchMethod
+from .diagnostics import alpha_entropy, max_op_weight, mu_spread_over_sigma
 
 
 @dataclass
@@ -47,6 +48,11 @@ class BilevelSettings:
     # Power iterations for the dominant eigenvalue of the architecture loss's Hessian in alpha
     # (on one fixed batch of the architecture half), recorded per epoch; 0: not measured.
     eigen_iters: int = 8
+    # Epochs of weight steps alone before alpha steps start (DARTS-PT, and most DARTS variants,
+    # warm the weights up first: alpha learned against untrained operations favours the
+    # parameter-free ones). 0: alpha steps from the first epoch, as DARTS.
+    arch_warmup_epochs: int = 0
+    arch_steps: int = 1  # architecture steps before every weight step (each on its own batch)
 
     def check_bilevel(self, section: str) -> None:
         check_choice(f"{section}.share", self.share, SHARING)
@@ -59,6 +65,15 @@ class BilevelSettings:
         check_field(f"{section}.init_std", self.init_std, self.init_std >= 0, "a number >= 0")
         check_field(
             f"{section}.eigen_iters", self.eigen_iters, self.eigen_iters >= 0, "an integer >= 0"
+        )
+        check_field(
+            f"{section}.arch_warmup_epochs",
+            self.arch_warmup_epochs,
+            self.arch_warmup_epochs >= 0,
+            "an integer >= 0",
+        )
+        check_field(
+            f"{section}.arch_steps", self.arch_steps, self.arch_steps >= 1, "an integer >= 1"
         )
         for name in ("beta1", "beta2"):
             v = getattr(self, name)
@@ -99,6 +114,7 @@ class DifferentiableMethod(SearchMethod):
 
     derivation = "argmax"
     epoch_table_names = ("arch_params", "derived")
+    export_help = "it exports the argmax cell (no options)"
 
     # ---- gating: a softmax over every edge's operations ---------------------------------
     def create(self, options: dict) -> CellSupernet:
@@ -130,11 +146,17 @@ class DifferentiableMethod(SearchMethod):
         net.gating.use(None)
         net.set_site_mode("off")
 
+    supernet_evaluation = "softmax mixture"
+
     @contextmanager
     def evaluation_mode(self, net):
+        """The mixture supernet: every edge the softmax-weighted sum of its operations."""
+        self.gate_for_evaluation(net)
+        yield net
+
+    def epoch_derived_mode(self, net):
         """The argmax architecture with the supernet's weights (each kept op at weight 1)."""
-        with self.derived_mode(net, self.argmax_architecture(net)):
-            yield net
+        return self.derived_mode(net, self.argmax_architecture(net))
 
     @contextmanager
     def derived_mode(self, net, arch):
@@ -185,14 +207,19 @@ class DifferentiableMethod(SearchMethod):
         return net
 
     def before_step(self, net, epoch: int, step: int) -> None:
-        """One architecture step on the architecture half's batch ``step`` (first order)."""
-        t = self.cfg.train
-        x, y = batch_at(
-            self.arch_split, self.cfg.data.batch_size, mix_seed(t.seed, 0xA4C), epoch, step
-        )
+        """``arch_steps`` architecture steps (first order), on the architecture half's
+        batches ``step * arch_steps + i``; none during the first ``arch_warmup_epochs``."""
+        t, s = self.cfg.train, self.settings
+        if epoch <= s.arch_warmup_epochs:
+            return
         device = next(net.parameters()).device
-        torch.manual_seed(mix_seed(t.seed, epoch, step, 0xA5C))  # this step's samples
-        self.arch_step(net, x.to(device), y.to(device))
+        for i in range(s.arch_steps):
+            at = step * s.arch_steps + i
+            x, y = batch_at(
+                self.arch_split, self.cfg.data.batch_size, mix_seed(t.seed, 0xA4C), epoch, at
+            )
+            torch.manual_seed(mix_seed(t.seed, epoch, at, 0xA5C))  # this step's samples
+            self.arch_step(net, x.to(device), y.to(device))
 
     def after_epoch(self, net, epoch: int, data) -> None:
         """The dominant eigenvalue of the architecture loss's Hessian in alpha (BaLeNAS's
@@ -254,9 +281,13 @@ class DifferentiableMethod(SearchMethod):
             "param_free_fraction": sum(op in PARAM_FREE_OPS for op in chosen) / len(chosen),
             "none_fraction": sum(op == "none" for op in chosen) / len(chosen),
         }
+        alpha = net.gating.alpha.detach()
+        stats["max_op_weight"] = max_op_weight(alpha)
+        stats["alpha_entropy"] = alpha_entropy(alpha)
         sigma = self.sigma(net)
         if sigma is not None:
             stats["mean_sigma"] = float(sigma.mean())
+            stats["mu_spread_over_sigma"] = mu_spread_over_sigma(alpha, sigma)
         if getattr(self, "_eigenvalue", None) is not None:
             stats["hessian_eigenvalue"] = self._eigenvalue
         return stats
@@ -308,6 +339,26 @@ class DifferentiableMethod(SearchMethod):
         val = evaluate(compact.to(device), x, y, self.cfg.data.eval_batch_size)
         sel = {"val_acc": val["acc"], "val_loss": val["loss"], **(selection or {})}
         return Derived(arch, compact, sel, tables or {})
+
+    def export(self, net, data, request: ExportRequest) -> list[Exported]:
+        """The argmax cell (BN statistics recalibrated for it); with ``request.sample``
+        draws of the method's posterior (:meth:`export_samples`)."""
+        request.refuse(self, "seed")
+        if request.sample is not None:
+            return self.export_samples(net, data, request.sample)
+        arch = self.argmax_architecture(net)
+        compact = self.compact(net, data, arch)
+        return [Exported("subnet_argmax", compact, arch, {"derived": "argmax"}, "argmax cell")]
+
+    def export_samples(self, net, data, k: int) -> list[Exported]:
+        """``k`` architectures drawn from a posterior over alpha (BaLeNAS); DARTS has none."""
+        raise PgnasError(f"--sample does not apply to a {self.name} run: {self.export_help}")
+
+    def compact(self, net, data, arch) -> nn.Module:
+        """``arch`` as a compact net with the supernet's weights, BN recalibrated for it."""
+        self.bind_data(data)
+        with self.derived_mode(net, arch):
+            return export_subnet(net, arch)
 
     def scratch_accuracy(self, compact, data, epochs: int) -> float:
         """Test accuracy of ``compact``'s architecture trained from fresh weights for
