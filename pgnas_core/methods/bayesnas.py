@@ -36,7 +36,6 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
-from torch import nn
 
 from ..data import stack_split
 from ..data.order import mix_seed
@@ -44,12 +43,13 @@ from ..data.splits import split_in_two
 from ..errors import PgnasError, check_choice, check_field
 from ..rank import export_subnet
 from ..supernets import configure_sites
-from ..supernets.cell import SHARING, EdgeGates
+from ..supernets.cell import SHARING
 from ..train.curvature import per_sample_ggn_diagonal
 from ..train.evaluation import evaluate
 from .base import DeriveContext, Derived, Exported, ExportRequest, SearchMethod
 from .diagnostics import spearman, switch_sparsity
 from .registry import register_method
+from .switches import Switches, ard_update
 
 PRUNE_BY = ("relevance", "magnitude")
 
@@ -109,40 +109,6 @@ class BayesnasConfig:
             "an integer >= 0 (0: off)",
         )
         return self
-
-
-class Switches(nn.Module):
-    """Parent switches (units, edges) and child switches (units, edges, children), all 1."""
-
-    def __init__(self, units: int, edges: int, children: int):
-        super().__init__()
-        self.parent = nn.Parameter(torch.ones(units, edges))
-        self.child = nn.Parameter(torch.ones(units, edges, children))
-        self._copies: dict[str, torch.Tensor] | None = None
-
-    def forward(self) -> EdgeGates:
-        gates = self._copies or {"parent": self.parent, "child": self.child}
-        return EdgeGates(op_weights=gates["child"], input_scale=gates["parent"])
-
-    @contextmanager
-    def per_sample(self, n: int, trailing: int = 3):
-        """One copy of every switch per sample, shaped ``(*switch, n, 1, 1, 1)`` so that it
-        broadcasts over a batch of feature maps: sample k is scaled by its own copies only,
-        so their gradients are per-sample gradients (the curvature step's protocol; the
-        supernets multiply by the gates and need no change)."""
-        ones = (1,) * trailing
-        self._copies = {
-            name: p.detach()
-            .reshape(*p.shape, 1, *ones)
-            .expand(*p.shape, n, *ones)
-            .clone()
-            .requires_grad_()
-            for name, p in (("parent", self.parent), ("child", self.child))
-        }
-        try:
-            yield {f"gating.{k}": v for k, v in self._copies.items()}
-        finally:
-            self._copies = None
 
 
 @register_method
@@ -465,22 +431,6 @@ class BayesNAS(SearchMethod):
         for key in ("gamma", "omega", "variance"):
             if key in state:
                 setattr(self, key, {k: v.clone() for k, v in state[key].items()})
-
-
-def ard_update(
-    gamma: torch.Tensor, hess: torch.Tensor, norms: torch.Tensor, membership: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One Laplace / ARD update of one level of switches (SPEC_METHODS section 3).
-
-    gamma (G, ...): the groups' prior variances; hess (cells, ...): the switches' diagonal
-    GGN divided by lambda; norms (G, ...): ``||s_g||`` over each group's cells; membership
-    (G, cells): which cells each group holds. Returns (posterior variance C_j per switch,
-    omega_g, new gamma_g)."""
-    g_cells = (membership.T @ gamma.reshape(membership.shape[0], -1)).reshape(hess.shape)
-    variance = 1 / (1 / g_cells + hess)  # C_j = (1/gamma_g + H_j)^-1
-    term = (1 / g_cells - variance / g_cells**2).abs()
-    omega = (membership @ term.reshape(hess.shape[0], -1)).sqrt().reshape(gamma.shape)
-    return variance, omega, norms / omega.clamp_min(1e-12)
 
 
 def _is_theta(net, p) -> bool:
