@@ -121,6 +121,7 @@ def test_each_number_is_named_for_what_it_is(runs):
         summary = json.loads((out / "summary.json").read_text())
         sup = summary["methods"][method]["supernet"]
         assert summary["version"] == 2 and sup["evaluated_as"] == "softmax mixture"
+        assert {"max_op_weight", "alpha_entropy"} <= set(sup["diagnostics"])
         net, m = load_supernet(out, method)
         data = load_data(ex.cell_config(method, *QUICK).data)
         with m.evaluation_mode(net):

@@ -99,6 +99,7 @@ def _summary_dict(version=None):
     if version is not None:
         d["version"] = version
         sup["evaluated_as"] = "softmax mixture"
+        sup["diagnostics"] = {"max_op_weight": 0.45, "alpha_entropy": 0.61}
     return d
 
 
@@ -112,6 +113,7 @@ def test_the_summary_line_names_the_three_accuracies():
     assert "darts: supernet (softmax mixture) test acc 0.7000" in text
     assert "derived net, inherited weights: val acc 0.5000, test acc 0.4000" in text
     assert "derived net trained from scratch: test acc 0.8000" in text
+    assert "search at the end: max_op_weight 0.450, alpha_entropy 0.610" in text
 
 
 def test_a_version_1_summary_labels_darts_supernet_number_as_the_argmax_cell():

@@ -15,6 +15,7 @@ from ..data import load_data, stack_split
 from ..data.checks import check_data_fits
 from ..errors import RunDirError
 from ..methods import DeriveContext, create_method
+from ..methods.diagnostics import DIAGNOSTICS
 from ..nn.flops import count_flops, count_params
 from ..rank import save_subnet
 from ..train import evaluate, finetune, train_supernet
@@ -143,12 +144,14 @@ def supernet_report(cfg: RunConfig, method, net, data) -> SupernetReport:
     x_test, y_test = stack_split(data.test)
     with method.evaluation_mode(net):
         test = evaluate(net, x_test, y_test, cfg.data.eval_batch_size, _topk(data.info))
+    stats = method.epoch_stats(net)
     return SupernetReport(
         test["acc"],
         count_params(net),
-        method.epoch_stats(net).get("mean_keep"),
+        stats.get("mean_keep"),
         test.get("top5"),
         evaluated_as=method.supernet_evaluation,
+        diagnostics={k: float(stats[k]) for k in DIAGNOSTICS if k in stats} or None,
     )
 
 
@@ -292,6 +295,9 @@ def format_summary(summary: Summary) -> str:
             f"{name:>6}: {what} test acc {sup.test_acc:.4f} ({sup.params:,} params"
             f"{keep}), trained in {r.train_seconds:.0f}s"
         )
+        if sup.diagnostics:
+            said = ", ".join(f"{k} {v:.3f}" for k, v in sup.diagnostics.items())
+            lines.append(f"        search at the end: {said}")
         b = r.best
         if b is not None:
             of = f" (winner of {b.candidates} candidates)" if b.candidates else ""

@@ -115,6 +115,7 @@ class SupernetReport(_Record):
     mean_keep: float | None = None
     test_top5: float | None = None
     evaluated_as: str | None = None
+    diagnostics: dict | None = None  # how decisive the search was at the end (methods.diagnostics)
 
     @property
     def is_supernet(self) -> bool:
