@@ -122,3 +122,28 @@ def test_a_version_1_summary_labels_darts_supernet_number_as_the_argmax_cell():
     old = Summary.from_dict(_summary_dict())
     assert not old["darts"].supernet.is_supernet and "argmax" in old["darts"].supernet.evaluated_as
     assert Summary.from_dict(_summary_dict(2))["darts"].supernet.is_supernet
+
+
+@pytest.mark.slow
+def test_arch_warmup_holds_alpha_and_arch_steps_multiply_its_steps(tmp_path):
+    import pandas as pd
+
+    from pgnas_core.data import load_data
+    from pgnas_core.methods import create_method
+    from pgnas_core.run import experiments as ex
+    from pgnas_core.run.pipeline import train
+
+    cfg = ex.cell_config(
+        "darts", "train.epochs=2", "data.train_size=128", "darts.arch_warmup_epochs=1"
+    )
+    cfg.darts.arch_steps = 3
+    data = load_data(cfg.data)
+    method = create_method("darts", cfg)
+    train(cfg, data, tmp_path, method, progress=False)
+    alpha = pd.read_csv(tmp_path / "arch_params.csv").pivot_table(
+        index=["group", "edge", "op"], columns="epoch", values="alpha"
+    )
+    assert (alpha[1] == alpha[0]).all() and not (alpha[2] == alpha[1]).all()
+    steps = len(method.training_split(data)) // cfg.data.batch_size
+    adam = method.arch_optimizer.state_dict()["state"][0]["step"]
+    assert int(adam) == 3 * max(steps, 1)
