@@ -29,6 +29,7 @@ from .posterior_math import (
     relaxed_mask_samples,
     typical_site_norms,
 )
+from .search_diagnostics import plot_search_diagnostics
 from .studies import plot_claim, plot_claims, plot_study_metric, side_by_side_table
 from .switches import (
     plot_magnitude_vs_relevance,
@@ -61,6 +62,7 @@ __all__ = [
     "pareto_front",
     "plot_pareto",
     "wide_results",
+    "plot_search_diagnostics",
     "plot_claim",
     "plot_claims",
     "plot_study_metric",

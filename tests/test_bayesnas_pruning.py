@@ -4,6 +4,8 @@ hand, the equal-sparsity study's rows, and the relevance plots and sliders over 
 
 from __future__ import annotations
 
+import json
+
 import matplotlib
 import pandas as pd
 import pytest
@@ -13,6 +15,7 @@ matplotlib.use("Agg")
 
 import pgnas_viz as viz  # noqa: E402
 from pgnas_core.run import experiments as ex  # noqa: E402
+from pgnas_core.run.cli import main  # noqa: E402
 from pgnas_core.run.pruning import PrunedRun, dead_cells, pruning_study  # noqa: E402
 
 pytestmark = [pytest.mark.usefixtures("one_thread"), pytest.mark.slow]  # a BayesNAS run
@@ -140,3 +143,17 @@ def test_the_per_image_bits_of_a_pruned_net_give_its_accuracy(pruned):
     kept = pruned.method.kept(pruned.net, by="relevance", threshold=0.5)
     for k in (None, kept):
         assert pruned.test_correct(k).mean() == pruned.evaluate(k)["test"]
+
+
+def test_the_switch_diagnostics_and_the_pruned_export(run, tmp_path, capsys):
+    history = pd.read_csv(run / "history.csv")
+    last = history.iloc[-1]
+    assert 0 <= last["switch_sparsity"] <= 1 and -1 <= last["relevance_spearman"] <= 1
+    assert history["val_acc_derived"].between(0, 1).all()
+    best = json.loads((run / "best.json").read_text())
+    assert main(["export", "--out", str(run), "--dest", str(tmp_path / "p")]) == 0
+    meta = json.loads((tmp_path / "p" / "arch.json").read_text())
+    assert meta["archid"] == best["archid"] and meta["derived"] == "pruned"
+    for bad in (["--sample", "2"], ["--seed", "3"]):
+        assert main(["export", "--out", str(run), *bad]) == 1
+        assert "does not apply to a bayesnas run" in capsys.readouterr().err

@@ -16,7 +16,9 @@ import pgnas_viz as viz  # noqa: E402
 from pgnas_core.data import load_data, stack_split  # noqa: E402
 from pgnas_core.rank import load_subnet  # noqa: E402
 from pgnas_core.run import experiments as ex  # noqa: E402
+from pgnas_core.run.cli import main  # noqa: E402
 from pgnas_core.run.results import load_run  # noqa: E402
+from pgnas_core.run.run_dir import load_supernet  # noqa: E402
 from pgnas_core.supernets.cell import OPS, SEARCHED_OPS  # noqa: E402
 from pgnas_core.train import evaluate  # noqa: E402
 
@@ -111,3 +113,45 @@ def test_prior_sliders_pick_the_nearest_trained_run(tmp_path):
     assert (w.nearest["lambda0"], w.nearest["sigma0"]) == (10.0, 0.25)
     assert w.text != first and w.image.value != png
     assert "nearest trained lambda0=10" in w.text
+
+
+def test_each_number_is_named_for_what_it_is(runs):
+    """summary.json's supernet is the softmax mixture (not the argmax cell, which is best.json's
+    derived net with inherited weights); history.csv holds both per epoch, and the decisiveness
+    diagnostics."""
+    for method, out in runs.items():
+        summary = json.loads((out / "summary.json").read_text())
+        sup = summary["methods"][method]["supernet"]
+        assert summary["version"] == 2 and sup["evaluated_as"] == "softmax mixture"
+        assert {"max_op_weight", "alpha_entropy"} <= set(sup["diagnostics"])
+        net, m = load_supernet(out, method)
+        data = load_data(ex.cell_config(method, *QUICK).data)
+        with m.evaluation_mode(net):
+            assert evaluate(net, *stack_split(data.test))["acc"] == sup["test_acc"]
+        history = pd.read_csv(out / "history.csv")
+        assert history["val_acc_derived"].between(0, 1).all()
+        assert history["max_op_weight"].between(1 / len(OPS), 1).all()
+        assert history["alpha_entropy"].between(0, 1).all()
+        assert ("mu_spread_over_sigma" in history) == (method == "balenas")
+
+
+def test_export_writes_the_methods_architecture(runs, tmp_path, capsys):
+    darts = runs["darts"]
+    best = json.loads((darts / "best.json").read_text())
+    assert main(["export", "--out", str(darts), "--dest", str(tmp_path / "a")]) == 0
+    meta = json.loads((tmp_path / "a" / "arch.json").read_text())
+    assert meta["archid"] == best["archid"] and meta["derived"] == "argmax"
+    for bad in (["--sample", "2"], ["--seed", "3"]):  # other pairings stop with one line
+        assert main(["export", "--out", str(darts), *bad]) == 1
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"pgnas: error: {bad[0]} does not apply to a darts run")
+        assert "\n" not in err
+    balenas = runs["balenas"]
+    assert main(["export", "--out", str(balenas), "--sample", "3", "--dest", str(tmp_path)]) == 0
+    net, m = load_supernet(balenas, "balenas")
+    drawn = m.sample_architectures(net, 3, m.settings.proxy_seed)
+    for i, arch in enumerate(drawn):
+        compact, loaded = load_subnet(tmp_path / f"subnet_sample{i}")
+        assert loaded.archid == arch.archid
+    assert main(["export", "--out", str(balenas), "--seed", "1"]) == 1
+    assert "--seed does not apply to a balenas run" in capsys.readouterr().err

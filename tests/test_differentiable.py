@@ -36,7 +36,7 @@ CELL = [
 
 
 def test_one_vadam_update_by_hand():
-    """The Vadam step of SPEC_METHODS section 4 on two numbers, computed with plain floats."""
+    """The Vadam step (docs/method_siblings.md section 4) on two numbers, with plain floats."""
     mu = torch.tensor([0.5, -1.0], dtype=torch.float64)
     m = torch.tensor([0.1, 0.0], dtype=torch.float64)
     s = torch.tensor([0.02, 0.5], dtype=torch.float64)

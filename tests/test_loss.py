@@ -1,4 +1,5 @@
-"""The regulariser and the negative ELBO equal the SPEC formulas computed by hand."""
+"""The regulariser and the negative ELBO equal the formulas of docs/method_pgnas.md section 3
+computed by hand."""
 
 import math
 

@@ -1,4 +1,4 @@
-"""The dropout site: mask statistics, gradients, modes (SPEC section 1)."""
+"""The dropout site: mask statistics, gradients, modes (docs/method_pgnas.md sections 1-3)."""
 
 import math
 

@@ -1,6 +1,6 @@
 """Search methods, registered by name (``method.name`` in the config): each says how the
 supernet's units are gated while training, what it learns, which splits it trains on and
-how an architecture is derived (SPEC_METHODS section 1)."""
+how an architecture is derived (docs/method_siblings.md section 1)."""
 
 from . import (  # noqa: F401  (importing them registers them)
     balenas,
@@ -9,7 +9,16 @@ from . import (  # noqa: F401  (importing them registers them)
     pgnas,
     random,
 )
-from .base import DERIVATIONS, DeriveContext, Derived, MethodConfig, SearchMethod, supernet_options
+from .base import (
+    DERIVATIONS,
+    DeriveContext,
+    Derived,
+    Exported,
+    ExportRequest,
+    MethodConfig,
+    SearchMethod,
+    supernet_options,
+)
 from .registry import (
     create_method,
     list_methods,
@@ -23,6 +32,8 @@ __all__ = [
     "DERIVATIONS",
     "DeriveContext",
     "Derived",
+    "Exported",
+    "ExportRequest",
     "MethodConfig",
     "SearchMethod",
     "supernet_options",

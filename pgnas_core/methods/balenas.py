@@ -1,5 +1,5 @@
-"""BaLeNAS (Zhang et al., CVPR 2022; SPEC_METHODS section 4): a Gaussian q(alpha) = N(mu,
-sigma^2) over the architecture logits, learned by natural-gradient VI with the Bayesian
+"""BaLeNAS (Zhang et al., CVPR 2022; docs/method_siblings.md sections 3-4): a Gaussian q(alpha) =
+N(mu, sigma^2) over the architecture logits, learned by natural-gradient VI with the Bayesian
 learning rule in its Adam-like (Vadam) form; the mixed edges read a sample of q.
 
 Each architecture step draws S samples ``alpha~ = mu + sigma * eps``, takes the validation-half
@@ -30,14 +30,14 @@ import pandas as pd
 import torch
 
 from ..data import stack_split
-from ..errors import PgnasError, check_field
+from ..errors import ConfigError, PgnasError, check_field
 from ..nn.flops import count_flops, count_params
 from ..rank import export_subnet
 from ..rank.proxies import PROXIES, proxy_score, reinitialise
 from ..settings import SEED_MAX, Range, check_settings, setting
 from ..supernets.cell import OPS, PARAM_FREE_OPS
 from ..train.evaluation import evaluate
-from .base import DeriveContext, Derived
+from .base import DeriveContext, Derived, Exported
 from .differentiable import BilevelSettings, DifferentiableMethod
 from .registry import register_method
 
@@ -130,6 +130,7 @@ class BaLeNAS(DifferentiableMethod):
     settings_class = BalenasConfig
     arch_step_field = "eta"
     description = "Gaussian over alpha by the Bayesian learning rule; argmax, or K samples + proxy"
+    export_help = "it exports the argmax cell of mu, or K draws of q(alpha) with --sample K"
 
     @property
     def lambda0(self) -> float:
@@ -267,6 +268,23 @@ class BaLeNAS(DifferentiableMethod):
         derived = self.derived_from(net, data, arch, tables={"candidates": table})
         derived.selection.update({k: v for k, v in selection.items() if k != "selected_by"})
         return derived
+
+    def export_samples(self, net, data, k: int) -> list[Exported]:
+        """``k`` architectures drawn from q(alpha) (argmax of each draw), the draws of
+        ``derive: tf / rank`` (``balenas.proxy_seed``), each with BN recalibrated for it."""
+        if k < 1:
+            raise ConfigError("--sample", k, "an integer >= 1")
+        seed = self.settings.proxy_seed
+        return [
+            Exported(
+                f"subnet_sample{i}",
+                self.compact(net, data, arch),
+                arch,
+                {"derived": "sample of q(alpha)", "sample": i, "samples": k, "sample_seed": seed},
+                f"draw {i} of q(alpha)",
+            )
+            for i, arch in enumerate(self.sample_architectures(net, k, seed))
+        ]
 
     def sample_architectures(self, net, k: int, seed: int = 0):
         """``k`` architectures drawn from q: alpha ~ N(mu, sigma^2), argmax per edge."""

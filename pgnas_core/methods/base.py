@@ -1,4 +1,5 @@
-"""What a search method is (SPEC_METHODS section 1): a parameterisation of the same supernet.
+"""What a search method is (docs/method_siblings.md section 1): a parameterisation of the same
+supernet.
 
 A method says how the supernet's searchable units are gated while training, what it learns
 (its parameters, their optimiser and its loss terms), which splits it trains on, and how an
@@ -21,7 +22,7 @@ from torch import nn
 
 from ..architecture import Architecture
 from ..data import stack_split
-from ..errors import ConfigError, check_field
+from ..errors import ConfigError, PgnasError, check_field
 from ..rank.bn_recalibration import bn_statistics_kept, recalibrate_bn
 from ..settings import check_settings, setting
 from ..supernets import create_supernet
@@ -76,6 +77,38 @@ class Derived:
 
 
 @dataclass
+class ExportRequest:
+    """What ``pgnas export`` asked for: a candidate's ``seed`` (sample-and-rank methods),
+    ``sample`` K draws of the method's posterior over architectures (BaLeNAS), or neither
+    (the architecture the method derives). ``winner_seed()``: the ranked winner's seed (it
+    raises, in one line, when the run has none)."""
+
+    seed: int | None = None
+    sample: int | None = None
+    winner_seed: Callable[[], int] | None = None
+
+    def refuse(self, method, *options: str) -> None:
+        """Stop with one line if any of ``options`` ("seed", "sample") was given."""
+        for name in options:
+            if getattr(self, name) is not None:
+                raise PgnasError(
+                    f"--{name} does not apply to a {method.name} run: {method.export_help}"
+                )
+
+
+@dataclass
+class Exported:
+    """One exported architecture: its default folder name in the method's directory, the
+    compact net, the architecture and what identifies it (recorded in arch.json)."""
+
+    name: str
+    compact: nn.Module
+    architecture: Architecture
+    record: dict
+    description: str
+
+
+@dataclass
 class DeriveContext:
     """What the run directory lends a derivation: resumable ranking stores."""
 
@@ -103,6 +136,9 @@ class SearchMethod:
     derivation: ClassVar[str] = "sample_and_rank"  # one of DERIVATIONS
     description: ClassVar[str] = ""
     epoch_table_names: ClassVar[tuple[str, ...]] = ()  # the tables epoch_tables() returns
+    export_help: ClassVar[str] = ""  # what `pgnas export` writes for it (its error lines)
+    #: What :meth:`evaluation_mode` evaluates, in words (summary.json, the CLI's summary)
+    supernet_evaluation: ClassVar[str] = "supernet"
 
     def __init__(self, cfg):
         self.cfg = cfg
@@ -129,6 +165,12 @@ class SearchMethod:
     def evaluation_mode(self, net):
         """The net validated after each epoch and reported as the trained supernet."""
         yield net
+
+    def epoch_derived_mode(self, net):
+        """A context in which ``net`` is the architecture the method would derive now, with
+        the supernet's weights (validated per epoch as ``val_acc_derived``); None where a
+        derivation is too costly to repeat every epoch (sampling and ranking)."""
+        return None
 
     #: A derived net's BN statistics re-estimated on this many training batches under its own
     #: architecture before it is evaluated (0: the supernet's statistics; see recalibrated)
@@ -247,6 +289,11 @@ class SearchMethod:
         return []
 
     # ---- derivation ---------------------------------------------------------------------
+    def export(self, net, data, request: ExportRequest) -> list[Exported]:
+        """The architecture(s) this method found in the trained ``net``, as compact nets
+        (``pgnas export``); options that do not apply stop with one line."""
+        raise PgnasError(f"method {self.name} has no export")
+
     def derive(self, net, data, ctx: DeriveContext) -> Derived | None:
         """The architecture this method derives from the trained ``net`` (None on ranks other
         than 0 under torchrun). The test split is never used here."""

@@ -1,4 +1,4 @@
-"""BayesNAS (Zhou et al., ICML 2019; SPEC_METHODS section 3): architecture search as
+"""BayesNAS (Zhou et al., ICML 2019; docs/method_siblings.md section 5): architecture search as
 compression with hierarchical automatic relevance determination (HARD) priors on switches.
 
 Every edge of the cell space has a parent switch ``s_e`` multiplying its input and every
@@ -35,7 +35,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 
 import torch
-from torch import nn
 
 from ..data import stack_split
 from ..data.order import mix_seed
@@ -43,46 +42,13 @@ from ..data.splits import split_in_two
 from ..errors import PgnasError
 from ..rank import export_subnet
 from ..supernets import configure_sites
-from ..supernets.cell import EdgeGates
 from ..train.curvature import per_sample_ggn_diagonal
 from ..train.evaluation import evaluate
-from .base import DeriveContext, Derived, SearchMethod
+from .base import DeriveContext, Derived, Exported, ExportRequest, SearchMethod
 from .bayesnas_settings import BayesnasConfig
+from .diagnostics import spearman, switch_sparsity
 from .registry import register_method
-
-
-class Switches(nn.Module):
-    """Parent switches (units, edges) and child switches (units, edges, children), all 1."""
-
-    def __init__(self, units: int, edges: int, children: int):
-        super().__init__()
-        self.parent = nn.Parameter(torch.ones(units, edges))
-        self.child = nn.Parameter(torch.ones(units, edges, children))
-        self._copies: dict[str, torch.Tensor] | None = None
-
-    def forward(self) -> EdgeGates:
-        gates = self._copies or {"parent": self.parent, "child": self.child}
-        return EdgeGates(op_weights=gates["child"], input_scale=gates["parent"])
-
-    @contextmanager
-    def per_sample(self, n: int, trailing: int = 3):
-        """One copy of every switch per sample, shaped ``(*switch, n, 1, 1, 1)`` so that it
-        broadcasts over a batch of feature maps: sample k is scaled by its own copies only,
-        so their gradients are per-sample gradients (the curvature step's protocol; the
-        supernets multiply by the gates and need no change)."""
-        ones = (1,) * trailing
-        self._copies = {
-            name: p.detach()
-            .reshape(*p.shape, 1, *ones)
-            .expand(*p.shape, n, *ones)
-            .clone()
-            .requires_grad_()
-            for name, p in (("parent", self.parent), ("child", self.child))
-        }
-        try:
-            yield {f"gating.{k}": v for k, v in self._copies.items()}
-        finally:
-            self._copies = None
+from .switches import Switches, ard_update
 
 
 @register_method
@@ -92,6 +58,8 @@ class BayesNAS(SearchMethod):
     settings_class = BayesnasConfig
     derivation = "prune"
     description = "switches with hierarchical ARD priors, one epoch, pruned by posterior relevance"
+    supernet_evaluation = "every switch"
+    export_help = "it exports the pruned net (no options)"
     epoch_table_names = ("switches",)
 
     # ---- gating: switches on every edge's input and every operation's output ------------
@@ -319,6 +287,10 @@ class BayesNAS(SearchMethod):
         with self.recalibrated(net):
             yield net
 
+    def epoch_derived_mode(self, net):
+        """The net pruned by the run's rule, with the trained switch values."""
+        return self.derived_mode(net, self.architecture(net, self.kept(net)))
+
     @contextmanager
     def derived_mode(self, net, arch):
         """The supernet restricted to ``arch`` with the trained switch values (pruned
@@ -341,12 +313,26 @@ class BayesNAS(SearchMethod):
         )
         return Derived(arch, compact, {"val_acc": val["acc"], "val_loss": val["loss"]})
 
+    def export(self, net, data, request: ExportRequest) -> list[Exported]:
+        """The net pruned by the run's rule (``prune_by``, ``threshold``)."""
+        request.refuse(self, "seed", "sample")
+        self.bind_data(data)
+        arch = self.architecture(net, self.kept(net))
+        with self.derived_mode(net, arch):
+            compact = export_subnet(net, arch)
+        s = self.settings
+        record = {"derived": "pruned", "prune_by": s.prune_by, "threshold": s.threshold}
+        return [Exported("subnet_pruned", compact, arch, record, "pruned net")]
+
     # ---- records ------------------------------------------------------------------------
     def epoch_stats(self, net) -> dict:
         kept = self.kept(net)
+        norms = self.group_norms(net)["child"].detach().cpu()
         return {
             "kept_parents": float(kept["parent"].float().mean()),
             "kept_children": float(kept["child"].float().mean()),
+            "switch_sparsity": switch_sparsity(norms, self.settings.threshold),
+            "relevance_spearman": spearman(self.relevance()["child"], norms),
         }
 
     def epoch_tables(self, net, epoch: int, kept: dict | None = None) -> dict[str, list[dict]]:
@@ -394,22 +380,6 @@ class BayesNAS(SearchMethod):
         for key in ("gamma", "omega", "variance"):
             if key in state:
                 setattr(self, key, {k: v.clone() for k, v in state[key].items()})
-
-
-def ard_update(
-    gamma: torch.Tensor, hess: torch.Tensor, norms: torch.Tensor, membership: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One Laplace / ARD update of one level of switches (SPEC_METHODS section 3).
-
-    gamma (G, ...): the groups' prior variances; hess (cells, ...): the switches' diagonal
-    GGN divided by lambda; norms (G, ...): ``||s_g||`` over each group's cells; membership
-    (G, cells): which cells each group holds. Returns (posterior variance C_j per switch,
-    omega_g, new gamma_g)."""
-    g_cells = (membership.T @ gamma.reshape(membership.shape[0], -1)).reshape(hess.shape)
-    variance = 1 / (1 / g_cells + hess)  # C_j = (1/gamma_g + H_j)^-1
-    term = (1 / g_cells - variance / g_cells**2).abs()
-    omega = (membership @ term.reshape(hess.shape[0], -1)).sqrt().reshape(gamma.shape)
-    return variance, omega, norms / omega.clamp_min(1e-12)
 
 
 def _is_theta(net, p) -> bool:

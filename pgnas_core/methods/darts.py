@@ -1,5 +1,5 @@
-"""DARTS, first order (Liu et al. 2019; SPEC_METHODS section 4): point estimates of the
-architecture logits alpha, learned with Adam on the validation half's loss, one step before
+"""DARTS, first order (Liu et al. 2019; docs/method_siblings.md sections 3-4): point estimates of
+the architecture logits alpha, learned with Adam on the validation half's loss, one step before
 every weight step; the architecture is the argmax per edge."""
 
 from __future__ import annotations

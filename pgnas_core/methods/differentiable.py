@@ -1,7 +1,7 @@
-"""What DARTS and BaLeNAS share (SPEC_METHODS sections 1, 4): architecture logits alpha over
-the operations of every edge of the cell space, a softmax-mixed edge, bilevel first-order
-training (the weights on one half of the training split, alpha on the other, one alpha step
-before every weight step) and derivation by argmax per edge.
+"""What DARTS and BaLeNAS share (docs/method_siblings.md sections 1, 3-4): architecture logits alpha
+over the operations of every edge of the cell space, a softmax-mixed edge, bilevel first-order
+training (the weights on one half of the training split, alpha on the other, one alpha step before
+every weight step) and derivation by argmax per edge.
 
 The subclasses say only how alpha is learned (:meth:`DifferentiableMethod.arch_step`).
 """
@@ -30,7 +30,8 @@ from ..train.distributed import context
 from ..train.evaluation import evaluate
 from ..train.finetune import train_from_scratch
 from ..train.kill_hook import kill_hook
-from .base import DeriveContext, Derived, SearchMethod
+from .base import DeriveContext, Derived, Exported, ExportRequest, SearchMethod
+from .diagnostics import alpha_entropy, max_op_weight, mu_spread_over_sigma
 
 
 @dataclass
@@ -75,6 +76,18 @@ class BilevelSettings:
         "alpha, recorded per epoch (0: not measured)",
         bounds=Range(0, 10_000),
     )
+    # DARTS-PT, and most DARTS variants, warm the weights up first: alpha learned against
+    # untrained operations favours the parameter-free ones.
+    arch_warmup_epochs: int = setting(
+        0,
+        "epochs of weight steps alone before alpha steps start (0: from the first epoch, as DARTS)",
+        bounds=Range(0, 100_000),
+    )
+    arch_steps: int = setting(
+        1,
+        "architecture steps before every weight step, each on its own batch",
+        bounds=Range(1, 100),
+    )
 
 
 class ArchLogits(nn.Module):
@@ -102,6 +115,7 @@ class DifferentiableMethod(SearchMethod):
 
     derivation = "argmax"
     epoch_table_names = ("arch_params", "derived")
+    export_help = "it exports the argmax cell (no options)"
 
     # ---- gating: a softmax over every edge's operations ---------------------------------
     def create(self, options: dict) -> CellSupernet:
@@ -144,11 +158,17 @@ class DifferentiableMethod(SearchMethod):
         net.gating.use(None)
         net.set_site_mode("off")
 
+    supernet_evaluation = "softmax mixture"
+
     @contextmanager
     def evaluation_mode(self, net):
+        """The mixture supernet: every edge the softmax-weighted sum of its operations."""
+        self.gate_for_evaluation(net)
+        yield net
+
+    def epoch_derived_mode(self, net):
         """The argmax architecture with the supernet's weights (each kept op at weight 1)."""
-        with self.derived_mode(net, self.argmax_architecture(net)):
-            yield net
+        return self.derived_mode(net, self.argmax_architecture(net))
 
     @contextmanager
     def derived_mode(self, net, arch):
@@ -200,17 +220,22 @@ class DifferentiableMethod(SearchMethod):
         return net
 
     def before_step(self, net, epoch: int, step: int) -> None:
-        """One architecture step on the architecture half's batch ``step`` (first order)."""
-        t = self.cfg.train
-        x, y = batch_at(
-            self.arch_split, self.cfg.data.batch_size, mix_seed(t.seed, 0xA4C), epoch, step
-        )
+        """``arch_steps`` architecture steps (first order), on the architecture half's
+        batches ``step * arch_steps + i``; none during the first ``arch_warmup_epochs``."""
+        t, s = self.cfg.train, self.settings
+        if epoch <= s.arch_warmup_epochs:
+            return
         device = next(net.parameters()).device
-        torch.manual_seed(mix_seed(t.seed, epoch, step, 0xA5C))  # this step's samples
-        self.arch_step(net, x.to(device), y.to(device))
-        self._arch_steps += 1
-        if self._arch_kill is not None:  # the resume tests' kill point inside a step
-            self._arch_kill(self._arch_steps)
+        for i in range(s.arch_steps):
+            at = step * s.arch_steps + i
+            x, y = batch_at(
+                self.arch_split, self.cfg.data.batch_size, mix_seed(t.seed, 0xA4C), epoch, at
+            )
+            torch.manual_seed(mix_seed(t.seed, epoch, at, 0xA5C))  # this step's samples
+            self.arch_step(net, x.to(device), y.to(device))
+            self._arch_steps += 1
+            if self._arch_kill is not None:  # the resume tests' kill point inside a step
+                self._arch_kill(self._arch_steps)
 
     def after_epoch(self, net, epoch: int, data) -> None:
         """The dominant eigenvalue of the architecture loss's Hessian in alpha (BaLeNAS's
@@ -272,9 +297,13 @@ class DifferentiableMethod(SearchMethod):
             "param_free_fraction": sum(op in PARAM_FREE_OPS for op in chosen) / len(chosen),
             "none_fraction": sum(op == "none" for op in chosen) / len(chosen),
         }
+        alpha = net.gating.alpha.detach()
+        stats["max_op_weight"] = max_op_weight(alpha)
+        stats["alpha_entropy"] = alpha_entropy(alpha)
         sigma = self.sigma(net)
         if sigma is not None:
             stats["mean_sigma"] = float(sigma.mean())
+            stats["mu_spread_over_sigma"] = mu_spread_over_sigma(alpha, sigma)
         if getattr(self, "_eigenvalue", None) is not None:
             stats["hessian_eigenvalue"] = self._eigenvalue
         return stats
@@ -326,6 +355,26 @@ class DifferentiableMethod(SearchMethod):
         val = evaluate(compact.to(device), x, y, self.cfg.data.eval_batch_size)
         sel = {"val_acc": val["acc"], "val_loss": val["loss"], **(selection or {})}
         return Derived(arch, compact, sel, tables or {})
+
+    def export(self, net, data, request: ExportRequest) -> list[Exported]:
+        """The argmax cell (BN statistics recalibrated for it); with ``request.sample``
+        draws of the method's posterior (:meth:`export_samples`)."""
+        request.refuse(self, "seed")
+        if request.sample is not None:
+            return self.export_samples(net, data, request.sample)
+        arch = self.argmax_architecture(net)
+        compact = self.compact(net, data, arch)
+        return [Exported("subnet_argmax", compact, arch, {"derived": "argmax"}, "argmax cell")]
+
+    def export_samples(self, net, data, k: int) -> list[Exported]:
+        """``k`` architectures drawn from a posterior over alpha (BaLeNAS); DARTS has none."""
+        raise PgnasError(f"--sample does not apply to a {self.name} run: {self.export_help}")
+
+    def compact(self, net, data, arch) -> nn.Module:
+        """``arch`` as a compact net with the supernet's weights, BN recalibrated for it."""
+        self.bind_data(data)
+        with self.derived_mode(net, arch):
+            return export_subnet(net, arch)
 
     def scratch_accuracy(self, compact, data, epochs: int) -> float:
         """Test accuracy of ``compact``'s architecture trained from fresh weights for

@@ -1,7 +1,6 @@
-"""PGNAS (Zhou et al., AAAI 2020; SPEC.md): a dropout site on every conv input learns one
-drop probability p jointly with the weights (relaxed Bernoulli masks, Eq. 16; the negative
-ELBO of Eq. 14-15); candidates are sampled from the learned p and ranked on validation data.
-"""
+"""PGNAS (Zhou et al., AAAI 2020; docs/method_pgnas.md): a dropout site on every conv input learns
+one drop probability p jointly with the weights (relaxed Bernoulli masks, Eq. 16; the negative ELBO
+of Eq. 14-15); candidates are sampled from the learned p and ranked on validation data."""
 
 from __future__ import annotations
 
@@ -12,8 +11,9 @@ from ..settings import Range, check_settings, setting
 from ..supernets import configure_sites
 from ..train.loss import WEIGHT_TERMS, regulariser
 from .base import DeriveContext, SearchMethod
+from .diagnostics import keep_spread
 from .registry import register_method
-from .sample_and_rank import sample_and_rank
+from .sample_and_rank import export_sampled, sample_and_rank
 
 
 @dataclass
@@ -56,7 +56,9 @@ class PGNAS(SearchMethod):
     settings_class = PosteriorConfig
     derivation = "sample_and_rank"
     description = "learned drop probability per dropout site; C posterior samples ranked on val"
+    supernet_evaluation = "posterior mean"
 
+    export_help = "it exports a sampled candidate (--seed, default: the ranked winner)"
     epoch_table_names = ("keep_probs",)  # keep_probs.csv: one row per site and epoch
 
     learn_p = True  # the Random baseline fixes p instead
@@ -113,7 +115,12 @@ class PGNAS(SearchMethod):
     # ---- records ------------------------------------------------------------------------
     def epoch_stats(self, net) -> dict:
         keep = [s.keep_prob.item() for s in net.sites()]
-        return dict(mean_keep=sum(keep) / len(keep), min_keep=min(keep), max_keep=max(keep))
+        return dict(
+            mean_keep=sum(keep) / len(keep),
+            min_keep=min(keep),
+            max_keep=max(keep),
+            std_keep=keep_spread(keep),
+        )
 
     def epoch_tables(self, net, epoch: int) -> dict[str, list[dict]]:
         return {"keep_probs": [{"epoch": epoch, **row} for row in net.site_table()]}
@@ -131,3 +138,6 @@ class PGNAS(SearchMethod):
     # ---- derivation: sample C candidates, rank them on validation -----------------------
     def derive(self, net, data, ctx: DeriveContext):
         return sample_and_rank(net, data, self.cfg, ctx)
+
+    def export(self, net, data, request):
+        return export_sampled(self, net, data, request)

@@ -14,6 +14,7 @@ class RandomBaseline(PGNAS):
     settings_section = "posterior"
     settings_class = PosteriorConfig
     description = "fixed drop rate posterior.random_p (ordinary dropout); samples ranked on val"
+    supernet_evaluation = "mean mask"
 
     learn_p = False
     train_site_mode = "bernoulli"

@@ -10,7 +10,7 @@ import pandas as pd
 from ..data import stack_split
 from ..rank import best_candidate, candidate_seeds, export_candidate, rank_candidates
 from ..train.distributed import context, rank_sharded
-from .base import DeriveContext, Derived
+from .base import DeriveContext, Derived, Exported, ExportRequest
 
 
 def rank_posterior_samples(net, data, cfg, ctx: DeriveContext) -> pd.DataFrame:
@@ -67,6 +67,23 @@ def sample_and_rank(net, data, cfg, ctx: DeriveContext) -> Derived | None:
         "rank_seconds": rank_seconds,
     }
     return Derived(arch, compact, selection, tables={"candidates": table})
+
+
+def export_sampled(method, net, data, request: ExportRequest) -> list[Exported]:
+    """Candidate ``request.seed`` (default: the ranked winner's), as the ranking saw it (BN
+    recalibrated when the run recalibrates)."""
+    request.refuse(method, "sample")
+    seed = request.seed if request.seed is not None else request.winner_seed()
+    cfg = method.cfg
+    compact, arch = export_candidate(
+        net,
+        seed,
+        _recalibration_images(data, cfg),
+        cfg.search.bn_recalibration_batches,
+        cfg.data.batch_size,
+    )
+    method.gate_for_evaluation(net)
+    return [Exported(f"subnet_seed{seed}", compact, arch, {"seed": seed}, f"candidate seed {seed}")]
 
 
 def _recalibration_images(data, cfg):

@@ -41,7 +41,7 @@ class MaskedOp(nn.Module):
     ):
         super().__init__()
         # An op whose input is entirely dropped under a hard mask: by default the constant its
-        # BN makes of zeros (SPEC: the export keeps it); with absent_when_empty, nothing (the
+        # BN makes of zeros (the export keeps it); with absent_when_empty, nothing (the
         # cell space, where an edge without operations is "none").
         self.absent_when_empty = absent_when_empty
         self.sites = nn.ModuleList(sites)

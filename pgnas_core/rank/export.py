@@ -1,4 +1,4 @@
-"""Export a candidate as a plain, smaller ``nn.Module`` (SPEC "Deriving a compact network").
+"""Export a candidate as a plain, smaller ``nn.Module`` (docs/method_pgnas.md section 5).
 
 The compact net's outputs equal the masked supernet's (eval mode) to float tolerance: each
 conv keeps only its kept input channels (any mask scale folded into the weights), a chain's

@@ -1,5 +1,5 @@
 """Training-free proxies: a score of an architecture from one batch, without training it
-(BaLeNAS-TF scores its sampled architectures with one; SPEC_METHODS section 4).
+(BaLeNAS-TF scores its sampled architectures with one; docs/method_siblings.md sections 3-4).
 
 - ``naswot`` (Mellor et al. 2021): how differently the net's ReLUs switch on the images of the
   batch. Each image's binary code is the on/off pattern of every rectified unit (here: the

@@ -73,10 +73,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
     _add_force(p)
     p.add_argument("--no-progress", action="store_true")
-    p = sub.add_parser("export", help="export one candidate of a trained run as a compact net")
+    p = sub.add_parser(
+        "export", help="export the architecture a trained run's method found as a compact net"
+    )
     p.add_argument("--out", required=True, help="a run directory")
-    p.add_argument("--seed", type=int, help="the candidate's seed (default: the ranked winner)")
-    p.add_argument("--dest", help="where to write it (default: OUT/subnet_seed<SEED>)")
+    p.add_argument(
+        "--seed",
+        type=int,
+        help="PGNAS/Random: the candidate's seed (default: the ranked winner)",
+    )
+    p.add_argument(
+        "--sample", type=int, metavar="K", help="BaLeNAS: K architectures drawn from q(alpha)"
+    )
+    p.add_argument(
+        "--dest",
+        help="where to write it (default: OUT/subnet_seed<SEED>, subnet_argmax, "
+        "subnet_sample<I>, subnet_pruned; with several, DEST/subnet_sample<I>)",
+    )
     p.add_argument("--method", help="from this method's supernet (default: the run's method)")
     p.add_argument(
         "--random",
@@ -261,10 +274,12 @@ def _run_config(run_dir: str, overrides):
 
 
 def _export(args) -> int:
-    """Export candidate ``--seed`` (default: the winner) of a trained run as a compact net,
-    as the ranking saw it (BN recalibrated when the run recalibrates)."""
+    """Export what the run's method found (``SearchMethod.export``): a sampled candidate
+    (``--seed``, default: the winner), the argmax cell, K draws of q(alpha) (``--sample``) or
+    the pruned net; each as a compact net, with its validation accuracy."""
     from ..data import load_data, stack_split
-    from ..rank import export_candidate, save_subnet
+    from ..methods import ExportRequest
+    from ..rank import save_subnet
     from ..rank.portable import check_format, describe, write_portable
     from ..rank.sampling import check_candidate_seed
     from ..train import evaluate
@@ -282,8 +297,8 @@ def _export(args) -> int:
     method = "random" if args.random else (args.method or cfg.method.name)
     net, m = load_supernet(run, method)
     where = run.method_dir(method, cfg.method.name)
-    seed = args.seed
-    if seed is None:
+
+    def winner_seed() -> int:
         if not where.best.is_file():
             raise PgnasError(f"no ranked winner in {where.path}: pass --seed or run `pgnas rank`")
         seed = where.read_winner().seed
@@ -291,33 +306,36 @@ def _export(args) -> int:
             raise PgnasError(
                 f"the {method} winner in {where.path} is not a sampled candidate: pass --seed"
             )
+        return seed
+
     data = load_data(cfg.data)
-    s = cfg.search
-    x_train = stack_split(data.train)[0] if s.bn_recalibration_batches > 0 else None
-    compact, arch = export_candidate(
-        net, seed, x_train, s.bn_recalibration_batches, cfg.data.batch_size
-    )
-    m.gate_for_evaluation(net)
+    exports = m.export(net, data, ExportRequest(args.seed, args.sample, winner_seed))
     x_val, y_val = stack_split(data.val)
-    val = evaluate(compact, x_val, y_val, cfg.data.eval_batch_size)
-    dest = Path(args.dest or where.path / f"subnet_seed{seed}")
-    if dest.exists() and not dest.is_dir():
-        raise PgnasError(f"--dest {dest} is a file, not a directory")
-    meta = save_subnet(
-        dest,
-        compact,
-        arch,
-        tuple(x_val.shape[1:]),
-        seed=seed,
-        val_acc=val["acc"],
-        val_loss=val["loss"],
-    )
-    print(
-        f"exported candidate seed {seed} ({arch.archid}): {meta['params']:,} params, "
-        f"{meta['flops']:,} FLOPs, val acc {val['acc']:.4f} -> {dest}"
-    )
-    if args.format != "folder":
-        print(describe(write_portable(args.format, dest, compact, x_val[:256], meta, data.info)))
+    for e in exports:
+        val = evaluate(e.compact, x_val, y_val, cfg.data.eval_batch_size)
+        dest = where.path / e.name
+        if args.dest:
+            dest = Path(args.dest) / e.name if len(exports) > 1 else Path(args.dest)
+        if dest.exists() and not dest.is_dir():
+            raise PgnasError(f"--dest {dest} is a file, not a directory")
+        meta = save_subnet(
+            dest,
+            e.compact,
+            e.architecture,
+            tuple(x_val.shape[1:]),
+            method=method,
+            **e.record,
+            val_acc=val["acc"],
+            val_loss=val["loss"],
+        )
+        print(
+            f"exported {method} {e.description} ({e.architecture.archid}): "
+            f"{meta['params']:,} params, {meta['flops']:,} FLOPs, val acc {val['acc']:.4f} "
+            f"-> {dest}"
+        )
+        if args.format != "folder":
+            portable = write_portable(args.format, dest, e.compact, x_val[:256], meta, data.info)
+            print(describe(portable))
     return 0
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 from ..config import RunConfig, apply_override
 from ..errors import PgnasError
+from ..methods.diagnostics import DIAGNOSTICS
 from .run_dir import RunDir, Summary
 
 #: The notebooks' shared quick run: scikit-learn's real digits (1,797 8x8 images), the tiny
@@ -197,7 +198,9 @@ def summary_row(run_dir: Path, method: str | None = None) -> dict:
         "candidates": get("candidates"),
         "mean_keep": r.supernet.mean_keep,
         "supernet_params": r.supernet.params,
-        "supernet_test_acc": r.supernet.test_acc,
+        # None for a version-1 DARTS/BaLeNAS record, whose number was the argmax cell's
+        "supernet_test_acc": r.supernet.test_acc if r.supernet.is_supernet else None,
+        "supernet_evaluated_as": r.supernet.evaluated_as,
         "channel_drop": get("channel_drop"),
         "operation_drop": get("operation_drop"),
         "params": get("params"),
@@ -225,7 +228,7 @@ def _last_epoch(history_path: Path) -> dict:
         return {}
     history = pd.read_csv(history_path)
     last = history.iloc[-1]
-    keys = ("param_free_fraction", "none_fraction", "mean_sigma")
+    keys = ("param_free_fraction", "none_fraction", "mean_sigma", *DIAGNOSTICS)
     return {"epochs": len(history), **{k: float(last[k]) for k in keys if k in last.index}}
 
 

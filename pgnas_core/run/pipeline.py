@@ -13,6 +13,7 @@ from ..data import load_data, stack_split
 from ..data.checks import check_data_fits
 from ..errors import RunDirError
 from ..methods import DeriveContext, create_method
+from ..methods.diagnostics import DIAGNOSTICS
 from ..nn.flops import count_flops, count_params
 from ..rank import save_subnet
 from ..train import evaluate, finetune, train_supernet
@@ -148,8 +149,14 @@ def supernet_report(cfg: RunConfig, method, net, data, bits: dict | None = None)
         test = evaluate(net, x_test, y_test, cfg.data.eval_batch_size, _topk(data.info), True)
     if bits is not None:
         bits["supernet"] = test["correct"].numpy()
+    stats = method.epoch_stats(net)
     return SupernetReport(
-        test["acc"], count_params(net), method.epoch_stats(net).get("mean_keep"), test.get("top5")
+        test["acc"],
+        count_params(net),
+        stats.get("mean_keep"),
+        test.get("top5"),
+        evaluated_as=method.supernet_evaluation,
+        diagnostics={k: float(stats[k]) for k in DIAGNOSTICS if k in stats} or None,
     )
 
 
@@ -279,28 +286,36 @@ def _topk(info) -> tuple[int, ...]:
 
 
 def format_summary(summary: Summary) -> str:
-    """A few lines for the terminal: each method's supernet and winner."""
+    """A few lines for the terminal, one number per line and named for what it is: the
+    supernet (as its method evaluates it), the derived net with the supernet's (inherited)
+    weights, fine-tuned, and trained from fresh weights."""
     lines = [f"dataset {summary.dataset} {summary.sizes}, device {summary.device}"]
     for name, r in summary.methods.items():
         sup = r.supernet
         keep = f", mean keep {sup.mean_keep:.3f}" if sup.mean_keep is not None else ""
+        what = f"supernet ({sup.evaluated_as})" if sup.evaluated_as else "supernet"
         lines.append(
-            f"{name:>6}: supernet test acc {sup.test_acc:.4f} ({sup.params:,} params"
+            f"{name:>6}: {what} test acc {sup.test_acc:.4f} ({sup.params:,} params"
             f"{keep}), trained in {r.train_seconds:.0f}s"
         )
+        if sup.diagnostics:
+            said = ", ".join(f"{k} {v:.3f}" for k, v in sup.diagnostics.items())
+            lines.append(f"        search at the end: {said}")
         b = r.best
         if b is not None:
-            of = f"winner of {b.candidates} candidates" if b.candidates else "derived net"
-            ranked = f" (ranked in {b.rank_seconds:.0f}s)" if b.rank_seconds is not None else ""
+            of = f" (winner of {b.candidates} candidates)" if b.candidates else ""
+            ranked = f", ranked in {b.rank_seconds:.0f}s" if b.rank_seconds is not None else ""
             lines.append(
-                f"        {of}: val acc {b.val_acc:.4f}, test acc {b.test_acc:.4f}, "
-                f"{b.params:,} params, channels dropped {b.channel_drop:.2f}, "
-                f"ops dropped {b.operation_drop:.2f}{ranked}"
+                f"        derived net{of}, inherited weights: val acc {b.val_acc:.4f}, "
+                f"test acc {b.test_acc:.4f}, {b.params:,} params, channels dropped "
+                f"{b.channel_drop:.2f}, ops dropped {b.operation_drop:.2f}{ranked}"
             )
             if b.test_acc_finetuned is not None:
-                lines.append(f"        fine-tuned: test acc {b.test_acc_finetuned:.4f}")
+                lines.append(f"        derived net fine-tuned: test acc {b.test_acc_finetuned:.4f}")
             if b.test_acc_scratch is not None:
-                lines.append(f"        trained from scratch: test acc {b.test_acc_scratch:.4f}")
+                lines.append(
+                    f"        derived net trained from scratch: test acc {b.test_acc_scratch:.4f}"
+                )
     if summary.wall_seconds is not None:
         lines.append(f"wall time {summary.wall_seconds:.0f}s")
     return "\n".join(lines)

@@ -1,5 +1,5 @@
 """Architectures drawn from a trained BaLeNAS run's Gaussian, scored every way the toolkit
-knows, and the selection study of BaLeNAS-TF (SPEC_METHODS section 5: TF selection beats
+knows, and the selection study of BaLeNAS-TF (docs/method_siblings.md section 6: TF selection beats
 argmax and improves with K) -- the numbers behind notebook 10."""
 
 from __future__ import annotations

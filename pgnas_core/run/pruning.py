@@ -1,5 +1,5 @@
-"""BayesNAS's pruning, measured (SPEC_METHODS section 5): accuracy before and after pruning,
-and pruning by posterior relevance against pruning by switch magnitude at equal sparsity --
+"""BayesNAS's pruning, measured (docs/method_siblings.md section 6): accuracy before and after
+pruning, and pruning by posterior relevance against pruning by switch magnitude at equal sparsity --
 the numbers behind notebook 11 and its threshold slider."""
 
 from __future__ import annotations

@@ -97,14 +97,30 @@ class Winner(_Record):
     test_top5_scratch: float | None = None
 
 
+#: summary.json's layout: 2 -- ``supernet.test_acc`` is the supernet as its method evaluates
+#: it (``supernet.evaluated_as``); in version 1 (no ``version`` field) DARTS's and BaLeNAS's
+#: was their argmax cell with inherited weights, the number ``best.test_acc`` also holds.
+SUMMARY_VERSION = 2
+ARGMAX_V1 = "argmax cell, inherited weights (summary version 1)"
+
+
 @dataclass
 class SupernetReport(_Record):
-    """The trained supernet, evaluated as its method's evaluation network."""
+    """The trained supernet, evaluated as its method's evaluation network (``evaluated_as``:
+    posterior mean, softmax mixture, every switch, ...). Not a derived net: that is
+    best.json's ``test_acc`` (inherited weights) and ``test_acc_scratch`` (fresh weights)."""
 
     test_acc: float
     params: int
     mean_keep: float | None = None
     test_top5: float | None = None
+    evaluated_as: str | None = None
+    diagnostics: dict | None = None  # how decisive the search was at the end (methods.diagnostics)
+
+    @property
+    def is_supernet(self) -> bool:
+        """False for a version-1 DARTS/BaLeNAS record, whose number is the derived net's."""
+        return self.evaluated_as != ARGMAX_V1
 
 
 @dataclass
@@ -148,6 +164,7 @@ class Summary:
 
     def to_dict(self) -> dict:
         return {
+            "version": SUMMARY_VERSION,
             "supernet": self.supernet,
             "dataset": self.dataset,
             "sizes": self.sizes,
@@ -162,6 +179,8 @@ class Summary:
         if methods is None:  # written before the method interface: methods at the top level
             methods = {k: v for k, v in d.items() if isinstance(v, dict) and "supernet" in v}
             methods = {k: {"method": k, **v} for k, v in methods.items()}
+        if d.get("version", 1) < 2:
+            methods = {k: _v1_method(v) for k, v in methods.items()}
         return cls(
             d.get("supernet", d.get("config", "")),
             d["dataset"],
@@ -176,6 +195,14 @@ class Summary:
 
     def __contains__(self, method: str) -> bool:
         return method in self.methods
+
+
+def _v1_method(d: dict) -> dict:
+    """A version-1 method record: DARTS's and BaLeNAS's supernet number was their argmax
+    cell's (evaluated with inherited weights), so it is labelled so."""
+    if d.get("method") in ("darts", "balenas"):
+        return {**d, "supernet": {**d["supernet"], "evaluated_as": ARGMAX_V1}}
+    return d
 
 
 def read_json(path: Path) -> Any:

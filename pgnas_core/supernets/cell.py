@@ -1,5 +1,5 @@
-"""The cell search space (SPEC_METHODS section 2; NAS-Bench-201, Dong and Yang 2020): the native
-space of DARTS, BaLeNAS and BayesNAS, and a supernet every method here can search.
+"""The cell search space (docs/method_siblings.md section 2; NAS-Bench-201, Dong and Yang 2020): the
+native space of DARTS, BaLeNAS and BayesNAS, and a supernet every method here can search.
 
 A cell has 4 nodes; node j sums ``op_ij(node_i)`` over i < j (6 edges). Every edge holds every
 operation of ``OPS``: skip_connect, conv_1x1 and conv_3x3 (ReLU-conv-BN) and avg_pool_3x3;
@@ -7,7 +7,7 @@ operation of ``OPS``: skip_connect, conv_1x1 and conv_3x3 (ReLU-conv-BN) and avg
 widths C, 2C, 4C with a residual reduction block (NAS-Bench-201's ResNet basic block, stride 2)
 between stages, then BN-ReLU, global pooling and a linear classifier.
 
-How each method sees the same supernet (SPEC_METHODS section 1):
+How each method sees the same supernet (docs/method_siblings.md section 1):
 - PGNAS / Random: a dropout site on every operation's input channels (a ``MaskedOp`` for the
   convs, a ``MaskedParamFree`` for skip and pooling); "none" is every operation dropped.
 - DARTS / BaLeNAS / BayesNAS attach a ``gating`` module that returns per-edge

@@ -12,7 +12,7 @@ conv's input. The ``branch`` tag of a source site is the source's index (0: the 
 i: the output of layer i of the block).
 
 ``supnet_d121`` (growth 32, blocks 6/12/24/16, bottleneck 4x, compression 0.5, 1000 classes)
-has 7,978,856 weights (torchvision's DenseNet-121 count; SPEC: about 8M) and 655 dropout sites.
+has 7,978,856 weights (torchvision's DenseNet-121 count; the paper: about 8M) and 655 dropout sites.
 
 The export removes what no consumer keeps: a layer whose output every later consumer drops is
 not computed at all, and only the kept channels of each source are concatenated.

@@ -55,7 +55,7 @@ from ..nn.sites import DropoutSite
 from .base import Supernet
 from .registry import register_supernet
 
-#: The paper's fixed arc (SPEC section 2): normal cell, then reduction cell.
+#: The paper's fixed arc (docs/method_pgnas.md section 7): normal cell, then reduction cell.
 NORMAL_ARC = (0, 2, 0, 0, 0, 4, 0, 1, 0, 4, 1, 1, 1, 0, 0, 1, 0, 2, 1, 1)
 REDUCE_ARC = (1, 0, 1, 0, 0, 3, 0, 2, 1, 1, 3, 1, 1, 0, 0, 4, 0, 3, 1, 1)
 OP_NAMES = ("sep3x3", "sep5x5", "avgpool3x3", "maxpool3x3", "identity")

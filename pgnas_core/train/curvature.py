@@ -1,5 +1,5 @@
 """The diagonal of the generalised Gauss-Newton matrix of the cross-entropy with respect to a
-few scalar parameters (BayesNAS's switches, SPEC_METHODS section 3), two ways:
+few scalar parameters (BayesNAS's switches, docs/method_siblings.md section 5), two ways:
 :func:`diagonal_ggn` with torch.func for any parameters (the reference), and
 :func:`per_sample_ggn_diagonal` for gates that multiply activations (what BayesNAS runs:
 C backward passes per batch, the memory of one training step).

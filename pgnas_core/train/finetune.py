@@ -51,7 +51,7 @@ def train_from_scratch(
     seed: int = 0,
     progress: bool = True,
 ) -> torch.nn.Module:
-    """A derived architecture trained from fresh weights (SPEC_METHODS section 1's second
+    """A derived architecture trained from fresh weights (docs/method_siblings.md section 1's second
     number): ``model`` re-initialised with ``seed``, then :func:`finetune`'s schedule."""
     from ..nn.init import reinitialise
 

@@ -72,6 +72,7 @@ class TrainingMethod(Protocol):
     def before_step(self, net, epoch: int, step: int) -> None: ...  # e.g. an architecture step
     def after_epoch(self, net, epoch: int, data) -> None: ...  # e.g. BayesNAS's prior update
     def evaluation_mode(self, net) -> AbstractContextManager: ...  # the net validated per epoch
+    def epoch_derived_mode(self, net) -> AbstractContextManager | None: ...  # val_acc_derived
     def gate_for_evaluation(self, net) -> None: ...  # how the trained net is handed back
     def epoch_stats(self, net) -> dict: ...  # extra history.csv columns
     def epoch_tables(self, net, epoch: int) -> dict[str, list[dict]]: ...  # per-epoch rows
@@ -438,6 +439,11 @@ class Training:
             return
         with self.method.evaluation_mode(self.net):
             val = evaluate(self.net, self.x_val, self.y_val, self.data_cfg.eval_batch_size)
+        derived = {}
+        if (mode := self.method.epoch_derived_mode(self.net)) is not None:
+            with mode:
+                acc = evaluate(self.net, self.x_val, self.y_val, self.data_cfg.eval_batch_size)
+            derived["val_acc_derived"] = acc["acc"]  # the derived net, inherited weights
         s = self.sums
         self.history.append(
             dict(
@@ -449,6 +455,7 @@ class Training:
                 train_acc=s.acc,
                 val_loss=val["loss"],
                 val_acc=val["acc"],
+                **derived,
                 **self.method.epoch_stats(self.net),
                 seconds=time.perf_counter() - self.tic,
             )

@@ -1,4 +1,4 @@
-"""The negative ELBO of PGNAS (paper Eq. 14-15, Algorithm 1; SPEC section 1).
+"""The negative ELBO of PGNAS (paper Eq. 14-15, Algorithm 1; docs/method_pgnas.md section 3).
 
 L = (1/M) sum_i CE(y_i, f(x_i; mask_i)) + R / N
 R = sum_j [ l2 (1 - p_j) ||M_j||^2 + K_j (p_j log p_j + (1 - p_j) log(1 - p_j)) ]

@@ -1,4 +1,4 @@
-"""The paper's claims (SPEC.md section 4, SPEC_METHODS.md section 5) as data
+"""The paper's claims (docs/method_pgnas.md section 9, docs/method_siblings.md section 6) as data
 (:mod:`.paper_claims`), and verdicts computed from a study's table, never written by hand.
 
 A ``compare`` claim compares side ``a`` with side ``b`` (another configuration or method of

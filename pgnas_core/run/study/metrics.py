@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...methods.diagnostics import DIAGNOSTICS
 from ..run_dir import RunDir
 
 #: analyses/<name> + this: an analysis's per-image test bits (main method, keys: metrics)
@@ -41,6 +42,16 @@ WINNER_METRICS = (
 )
 
 
+#: The last epoch's history.csv columns recorded per method (besides the diagnostics).
+HISTORY_METRICS = (
+    "param_free_fraction",
+    "none_fraction",
+    "mean_sigma",
+    "hessian_eigenvalue",
+    "val_acc_derived",
+)
+
+
 def run_metrics(run_dir: str | Path, analyses=(), settings: dict | None = None) -> list[dict]:
     """Every tidy row of one finished run: the base metrics, then each analysis's."""
     run = RunDir(run_dir)
@@ -52,7 +63,8 @@ def run_metrics(run_dir: str | Path, analyses=(), settings: dict | None = None) 
             if value is not None and not (isinstance(value, float) and np.isnan(value)):
                 rows.append({"method": method, "metric": metric, "value": float(value)})
 
-        add("supernet_test_acc", r.supernet.test_acc)
+        if r.supernet.is_supernet:  # not a version-1 DARTS/BaLeNAS record (the derived net)
+            add("supernet_test_acc", r.supernet.test_acc)
         add("supernet_params", r.supernet.params)
         add("mean_keep", r.supernet.mean_keep)
         add("train_seconds", r.train_seconds)
@@ -68,7 +80,7 @@ def run_metrics(run_dir: str | Path, analyses=(), settings: dict | None = None) 
             add("candidate_val_sd", full["val_acc"].std(ddof=1) if len(full) > 1 else None)
         if where.history.is_file():
             last = pd.read_csv(where.history).iloc[-1]
-            for k in ("param_free_fraction", "none_fraction", "mean_sigma", "hessian_eigenvalue"):
+            for k in (*HISTORY_METRICS, *DIAGNOSTICS):
                 if k in last.index:
                     add(k, last[k])
             if {"param_free_fraction", "none_fraction"} <= set(last.index):

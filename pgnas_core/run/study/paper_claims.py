@@ -97,7 +97,7 @@ def _method_claims() -> list[Claim]:
     cell = dict(paper_setting=CELL_PAPER, our_setting=CELL)
     balenas, darts = Side("method=balenas"), Side("method=darts")
     return [
-        # ---- BayesNAS (SPEC_METHODS section 5)
+        # ---- BayesNAS (docs/method_siblings.md section 6)
         Claim("bayesnas_pruning_keeps_accuracy", "bayesnas_lambda", "BayesNAS",
               "pruning after one epoch keeps accuracy (within 1 point; lambda 0.2, which prunes)",
               "compression without loss", "pruned_test_acc", Side("lam=0.2"),
