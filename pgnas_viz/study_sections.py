@@ -44,7 +44,7 @@ def claims_table(results: pd.DataFrame) -> None:
         return note(f"no paper claims are judged from the study {_study(results)}")
     shown = v[["item", "statement", "paper", "metric", "seeds", "a_mean", "b_mean",
                "difference", "ci_low", "ci_high", "interval", "seeds_needed", "beside",
-               "verdict"]]  # fmt: skip
+               "verdict", "learned"]]  # fmt: skip
     table(shown.rename(columns={"ci_low": "95% CI low", "ci_high": "95% CI high"}),
           "the claims, judged by the paired 95% interval of a - b (over seeds and test images "
           "where the runs saved per-image bits, else over seeds; docs/statistics.md)")  # fmt: skip

@@ -93,3 +93,43 @@ def _ranks(x: torch.Tensor) -> torch.Tensor:
 def keep_spread(keep_probs: list[float]) -> float:
     """The (population) standard deviation of the keep-probabilities."""
     return float(torch.tensor(keep_probs, dtype=torch.float64).std(unbiased=False))
+
+
+#: What "the search learned" means per method: (diagnostic, at least / above, threshold, name).
+#: DARTS / BaLeNAS: the largest op weight at least 0.4 per edge (uniform over the cell space's
+#: 5 ops is 0.2); BayesNAS: relevance ranks the switches as their magnitude does; PGNAS: the
+#: keep-probabilities moved apart. Random has nothing to learn (absent).
+LEARNED_RULES = {
+    "darts": ("max_op_weight", ">=", 0.4, "max op weight"),
+    "balenas": ("max_op_weight", ">=", 0.4, "max op weight"),
+    "bayesnas": ("relevance_spearman", ">", 0.0, "relevance-|s| Spearman"),
+    "pgnas": ("std_keep", ">", 0.01, "keep-probability spread"),
+}
+
+
+def learns(method: str) -> bool:
+    """Whether ``method`` has architecture parameters whose learning can be checked."""
+    return method in LEARNED_RULES
+
+
+def learned(method: str, diagnostics: dict | None) -> bool | None:
+    """Whether a run of ``method`` left its starting point, from its final diagnostics
+    (``summary.json``'s ``supernet.diagnostics``, or a study's last-epoch values). None when
+    it cannot say: a method with nothing to learn, or a run that predates the diagnostics.
+    A NaN (BayesNAS's Spearman of constant switches) is no evidence of learning."""
+    if not learns(method) or not diagnostics:
+        return None
+    key, op, threshold, _ = LEARNED_RULES[method]
+    if diagnostics.get(key) is None:
+        return None
+    value = float(diagnostics[key])
+    return value >= threshold if op == ">=" else value > threshold
+
+
+def shortfall(method: str, values: list[float]) -> str:
+    """What values that did not learn say: ``max op weight 0.24 < 0.4`` (one run) or
+    ``max op weight 0.2-0.26 < 0.4`` (their range)."""
+    _, op, threshold, name = LEARNED_RULES[method]
+    low, high = min(values), max(values)
+    said = f"{low:.2g}" if f"{low:.2g}" == f"{high:.2g}" else f"{low:.2g}-{high:.2g}"
+    return f"{name} {said} {'<' if op == '>=' else '<='} {threshold:g}"

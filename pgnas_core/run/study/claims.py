@@ -27,6 +27,9 @@ the interval lies above ``-margin``; direction ``equal`` asks the interval to li
   a one-sided Brown-Forsythe test per seed, combined over seeds by Fisher's method (holds
   when p < 0.05, fails when the opposite one-sided p < 0.05).
 
+``learned``: whether the runs on the claim's sides learned, by their search diagnostics
+(:mod:`.learning`); printed beside the verdict unless "yes".
+
 ``seeds_needed``: the seeds a paired t-test would need to resolve the claim at 80% power if
 the observed mean difference and per-seed spread were the truth (nan: over 100, or none).
 """
@@ -41,6 +44,7 @@ import pandas as pd
 
 from .claim_types import FAILS, HOLDS, NO_DATA, UNRESOLVED, Claim, Side
 from .evidence import of_table
+from .learning import YES, learned_note
 from .paper_claims import CLAIMS
 from .side_data import bits_pair, side_series
 from .stats import (
@@ -73,6 +77,7 @@ class Verdict:
     p_value: float = math.nan
     seeds_needed: float = math.nan
     beside: str = ""
+    learned: str = ""  # did the runs behind it learn (.learning): yes / no: ... / unknown
     extra: dict = field(default_factory=dict)
 
     def row(self) -> dict:
@@ -92,6 +97,7 @@ class Verdict:
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
             "verdict": self.verdict,
+            "learned": self.learned,
             "interval": self.interval,
             "p_value": self.p_value,
             "seeds_needed": self.seeds_needed,
@@ -103,7 +109,7 @@ class Verdict:
 
 VERDICT_COLUMNS = (
     "key item statement paper metric seeds a_mean a_sd b_mean b_sd difference ci_low ci_high "
-    "verdict interval p_value seeds_needed beside paper_setting our_setting"
+    "verdict learned interval p_value seeds_needed beside paper_setting our_setting"
 ).split()
 
 
@@ -262,6 +268,7 @@ def evaluate(claim: Claim, table: pd.DataFrame) -> Verdict:
     v = KINDS[claim.kind](claim, table)
     if claim.beside:
         v.beside = "; ".join(x for x in (v.beside, _beside(claim, table)) if x)
+    v.learned = "" if v.verdict == NO_DATA else learned_note(claim, table)
     return v
 
 
@@ -287,6 +294,13 @@ def verdict_line(v: pd.Series | dict) -> str:
     else:
         spread = f"{seeds} seeds, 95% CI [{v['ci_low']:+.4g}, {v['ci_high']:+.4g}]"
     return (
-        f"{v['item']}: {v['statement']} -- {v['verdict']} (a - b = {v['difference']:+.4g}; "
-        f"{spread})"
+        f"{v['item']}: {v['statement']} -- {v['verdict']}{learned_aside(v)} "
+        f"(a - b = {v['difference']:+.4g}; {spread})"
     )
+
+
+def learned_aside(v: pd.Series | dict) -> str:
+    """``, learned: no: ...`` beside a verdict whose runs did not (or may not have) learned."""
+    said = v.get("learned", "")
+    said = "" if not isinstance(said, str) else said  # nan: a table read back from a csv
+    return f", learned: {said}" if said and said != YES else ""

@@ -7,7 +7,7 @@ import math
 import re
 from pathlib import Path
 
-from .claims import CLAIMS, verdicts
+from .claims import CLAIMS, learned_aside, verdicts
 from .reference import load_study_folder, reference_root
 
 #: A generated README block: ``<!-- name:start -->`` ... ``<!-- name:end -->``.
@@ -70,7 +70,7 @@ def claims_markdown(root: Path | None = None) -> str:
                 f"| {v['item']} | {v['statement']}{beside} | {v['paper']} | "
                 f"{v['paper_setting'] or '-'} / {v['our_setting'] or '-'} | "
                 f"{_fmt(v['a_mean'], v['a_sd'], spec)} | {_fmt(v['b_mean'], v['b_sd'], spec)} | "
-                f"{_interval(v)} | {_seeds(v)} | **{v['verdict']}** |"
+                f"{_interval(v)} | {_seeds(v)} | **{v['verdict']}**{learned_aside(v)} |"
             )
     return "\n".join(lines) + "\n"
 
