@@ -179,7 +179,7 @@ def _wait_for_agreement(page, widget: str, key: str, timeout: float) -> tuple[st
             " if (!w) return false;"
             " const s = w.querySelector('.pgnas-summary'), r = w.querySelector('.widget-readout');"
             " if (!s || !r) return false;"
-            " const m = s.innerText.match(new RegExp('^' + key + '=([\\d.e+-]+)'));"
+            " const m = s.innerText.match(new RegExp('^' + key + '=([0-9.e+-]+)'));"
             " const a = m ? parseFloat(m[1]) : NaN, b = parseFloat(r.innerText);"
             " return Math.abs(a - b) <= 0.03 * Math.abs(b); }",
             arg=[f".{widget}", key],
