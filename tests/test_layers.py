@@ -13,7 +13,7 @@ import pgnas_core
 ROOT = Path(pgnas_core.__file__).parent
 #: Lowest first. A top-level module is its own layer; a folder is one layer.
 LAYERS = [
-    ("errors", "architecture", "settings"),
+    ("errors", "architecture", "settings", "extras"),
     ("nn",),
     ("supernets",),
     ("data",),

@@ -72,9 +72,11 @@ def attach(table: pd.DataFrame, evidence: Evidence) -> pd.DataFrame:
 def run_evidence(run_dir: Path, config: str, seed: int) -> tuple[dict, dict, list]:
     """One finished run's per-image correctness (keyed as in :class:`Evidence`) and its
     candidates' rows."""
+    correct, digests, cands = {}, {}, []
+    if not (Path(run_dir) / "config.yaml").is_file():  # a bare metrics.json: no evidence kept
+        return correct, digests, cands
     run = RunDir(run_dir)
     main = run.read_config().method.name
-    correct, digests, cands = {}, {}, []
     for method in run.read_summary().methods:
         where = run.method_dir(method, main)
         path = where.path / CORRECT_FILE
