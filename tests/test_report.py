@@ -13,10 +13,10 @@ import pytest
 from pgnas_core.run.cli import main
 
 from cli_run import run_cli
+from test_browser import CHROMIUM, _playwright
 from viz_run import digits_run
 
 REPO = Path(__file__).resolve().parents[1]
-CHROMIUM = Path("/usr/bin/chromium")
 ARTIFACTS = REPO / "tests" / "_artifacts"
 STUDY = REPO / "results" / "reference" / "guided_vs_random"
 
@@ -48,20 +48,10 @@ def test_the_report_kind_and_the_shipped_templates():
     assert (templates_dir() / "pgnas_report" / "index.html.j2").is_file()
 
 
-def _chromium():
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("playwright is not installed: pip install -e '.[dev]' (make setup)")
-    if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install chromium (make setup)")
-    return sync_playwright
-
-
 def _open_in_chromium(html: Path, screenshot: Path) -> dict:
     """Load ``html`` from disk with every non-file request refused; returns the images
     (src kind, naturalWidth, complete), the h1 text and the refused requests."""
-    sync_playwright = _chromium()
+    sync_playwright = _playwright()
     refused = []
     with sync_playwright() as p:
         browser = p.chromium.launch(
