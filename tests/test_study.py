@@ -227,6 +227,18 @@ def test_the_readme_tables_are_generated_from_the_reference_results():
     assert render_readme(text) == text, "README.md is stale: python scripts/update_readme.py"
 
 
+def test_the_claims_table_names_the_commits_its_studies_were_made_at():
+    from pgnas_core.run.study.report import provenance_of
+
+    legacy = {"commit": "211ea40aa", "date": "2026-12-02T02:28:03+00:00"}
+    assert provenance_of(legacy) == "(211ea40, 2026-12-02)"
+    mixed = {
+        "date": "2026-12-03T17:00:00",
+        "starts": [{"commit": "aaaaaaa1"}, {"commit": "bbbbbbb2", "dirty": True, "forced": True}],
+    }
+    assert provenance_of(mixed) == "(aaaaaaa, bbbbbbb + uncommitted changes, 2026-12-03)"
+
+
 def test_claim_plots_show_the_computed_verdict():
     import matplotlib
 

@@ -59,8 +59,10 @@ def claims_markdown(root: Path | None = None) -> str:
         "a - b, 95% interval | seeds (needed) | verdict |",
         "|---|---|---|---|---|---|---|---:|---|",
     ]
+    made = []
     for study in dict.fromkeys(c.study for c in CLAIMS if c.item != "toolkit"):
-        table, _ = load_study_folder(root / study)
+        table, info = load_study_folder(root / study)
+        made.append(f"`{study}` {provenance_of(info)}")
         for _, v in verdicts(table, study).iterrows():
             if v["item"] == "toolkit":
                 continue
@@ -72,7 +74,18 @@ def claims_markdown(root: Path | None = None) -> str:
                 f"{_fmt(v['a_mean'], v['a_sd'], spec)} | {_fmt(v['b_mean'], v['b_sd'], spec)} | "
                 f"{_interval(v)} | {_seeds(v)} | **{v['verdict']}**{learned_aside(v)} |"
             )
+    lines += ["", "Made from the reference studies at these commits: " + "; ".join(made) + "."]
     return "\n".join(lines) + "\n"
+
+
+def provenance_of(info: dict) -> str:
+    """The commit(s) a study's runs were made at, with the date of its latest start, and
+    whether any start ran on uncommitted changes (``study.json``)."""
+    starts = info.get("starts") or [info]
+    commits = list(dict.fromkeys(str(s.get("commit") or "unknown")[:7] for s in starts))
+    dirty = any(s.get("dirty") for s in starts)
+    date = str(info.get("date") or "undated")[:10]
+    return f"({', '.join(commits)}{' + uncommitted changes' if dirty else ''}, {date})"
 
 
 #: (study, config label, what the row is called)
