@@ -46,6 +46,7 @@ def test_every_claim_names_a_study_and_its_configurations():
         sides = [claim.a] + ([claim.b] if isinstance(claim.b, Side) else [])
         for side in sides:
             assert side.config is None or side.config in labels, (claim.key, side.config)
+        assert set(claim.pick_from) <= labels, claim.key
 
 
 def test_bad_study_names_and_fields_say_what_is_allowed(tmp_path):
@@ -198,9 +199,14 @@ def _reference_folders():
     return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
+#: Studies whose laptop tier has not been run yet (their claims say "no data yet").
+NOT_RUN_YET = {"guided_vs_random_enas"}
+
+
 def test_reference_results_exist_for_every_study_with_claims():
     have = {p.name for p in _reference_folders()}
-    assert {c.study for c in st.CLAIMS} <= have
+    assert {c.study for c in st.CLAIMS} - NOT_RUN_YET <= have
+    assert not NOT_RUN_YET & have, "its reference is in: take it off NOT_RUN_YET"
 
 
 @pytest.mark.parametrize("folder", _reference_folders(), ids=lambda p: p.name)
