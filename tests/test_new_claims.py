@@ -43,7 +43,7 @@ def test_the_new_claims_are_registered_with_their_settings():
 
 
 def _constant_l2(acc_small, params=(200, 260, 220, 150)):
-    """coupled and three constant-L2 settings: the one at l2 500 is the closest below."""
+    """coupled and four constant-L2 settings (params: coupled, l2 50, 500, 5000)."""
     coupled, c50, c500, c5000 = params
     return _table(
         ("weight_term=coupled", "pgnas", "test_acc", [0.87, 0.88, 0.875]),
@@ -54,6 +54,8 @@ def _constant_l2(acc_small, params=(200, 260, 220, 150)):
         ("weight_term=constant_l2_500", "pgnas", "params", [c500] * 3),
         ("weight_term=constant_l2_5000", "pgnas", "test_acc", [0.70, 0.71, 0.70]),
         ("weight_term=constant_l2_5000", "pgnas", "params", [c5000] * 3),
+        ("weight_term=constant_n1200", "pgnas", "test_acc", [0.99, 0.99, 0.99]),
+        ("weight_term=constant_n1200", "pgnas", "params", [999] * 3),  # never the one
     )
 
 
