@@ -13,6 +13,7 @@ from pgnas_core.run.results import (
     sweep_tables,
 )
 
+from .accuracies import plot_accuracies
 from .alpha_heatmap import alpha_grid, plot_alpha_heatmap
 from .candidates import plot_candidate_histogram, plot_error_vs_candidates, winner_row
 from .cells import cell_graph, cell_table, plot_arch_weights, plot_param_free_fraction
@@ -53,6 +54,7 @@ from .widgets import (
 )
 
 __all__ = [
+    "plot_accuracies",
     "alpha_grid",
     "plot_alpha_heatmap",
     "winner_row",

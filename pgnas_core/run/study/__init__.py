@@ -1,6 +1,7 @@
 """Studies: a grid of configurations times seeds, run resumably and in parallel, aggregated
 with error bars, and the paper's claims judged from them (``pgnas study``)."""
 
+from .accuracies import accuracy_intervals, accuracy_table, learned_line, search_learned
 from .claims import CLAIMS, Claim, Side, claims_of, evaluate, verdict_line, verdicts
 from .evidence import Evidence, load_evidence
 from .reference import (
@@ -29,12 +30,15 @@ __all__ = [
     "Evidence",
     "MODES",
     "Claim",
+    "accuracy_intervals",
+    "accuracy_table",
     "Side",
     "StudySpec",
     "claims_of",
     "collect",
     "evaluate",
     "hierarchical_interval",
+    "learned_line",
     "list_studies",
     "load_study",
     "load_evidence",
@@ -48,6 +52,7 @@ __all__ = [
     "seeds_needed",
     "side_values",
     "run_study",
+    "search_learned",
     "study_results",
     "summarise",
     "t_interval",

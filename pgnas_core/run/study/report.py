@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pandas as pd
 
+from .accuracies import KINDS, accuracy_values
 from .claims import CLAIMS, learned_aside, verdicts
 from .reference import load_study_folder, reference_root
 
 #: The columns of a study's tidy table (results.csv), for a study not run yet.
 TABLE_COLUMNS = ["study", "tier", "config", "method", "seed", "metric", "value"]
+ACCURACY_METRICS = [metric for metric, _ in KINDS.values()]
+
 #: A generated README block: ``<!-- name:start -->`` ... ``<!-- name:end -->``.
 BLOCK = re.compile(
     r"(<!-- (?P<name>[a-z_]+):start -->\n)(?P<body>.*?)(<!-- (?P=name):end -->)", re.S
@@ -113,9 +116,9 @@ def methods_markdown(root: Path | None = None) -> str:
     """One measured line per method and space (laptop tier, mean ± sd over seeds)."""
     root = Path(root or reference_root())
     lines = [
-        "| method | space | test acc, inherited | test acc, from scratch | params | "
-        "search s | seeds |",
-        "|---|---|---:|---:|---:|---:|---:|",
+        "| method | space | test acc, supernet (mixture) | test acc, derived (inherited "
+        "weights) | test acc, derived (from scratch) | params | search s | seeds |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]
     tables = {}
     for study, config, label, space in METHOD_ROWS:
@@ -123,6 +126,9 @@ def methods_markdown(root: Path | None = None) -> str:
             tables[study] = load_study_folder(root / study)[0]
         t = tables[study]
         t = t[t["config"] == config]
+        accs = accuracy_values(t)  # leaves out version-1 DARTS/BaLeNAS argmax "supernets"
+        t = t[~t["metric"].isin(ACCURACY_METRICS)]
+        t = pd.concat([t, accs[t.columns.intersection(accs.columns)]], ignore_index=True)
 
         def stat(metric, t=t):
             v = t.loc[t["metric"] == metric, "value"]
@@ -133,7 +139,8 @@ def methods_markdown(root: Path | None = None) -> str:
             return _fmt(v.mean(), sd, spec)
 
         lines.append(
-            f"| {label} | {space} | {stat('test_acc')} | {stat('test_acc_scratch')} | "
+            f"| {label} | {space} | {stat('supernet_test_acc')} | {stat('test_acc')} | "
+            f"{stat('test_acc_scratch')} | "
             f"{stat('params')} | {stat('search_seconds')} | {t['seed'].nunique()} |"
         )
     return "\n".join(lines) + "\n"
