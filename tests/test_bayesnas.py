@@ -136,6 +136,34 @@ def test_equal_sparsity_keeps_the_top_children():
     assert kept["child"].flatten()[-5:].all()  # the five most relevant
 
 
+@pytest.mark.parametrize("how", ["mean", "batch", "data"])
+def test_the_hessian_scale_multiplies_the_mean_ggn(how, monkeypatch):
+    """H_j = diag GGN (of the mean CE) x 1 | batch size | the switch split's size, / lambda."""
+    import pgnas_core.methods.bayesnas as bn
+
+    method, net = _method_and_net()
+    method.settings.hessian_scale = how
+    from pgnas_core.data import load_data
+
+    data = load_data(method.cfg.data)
+    n = len(method.training_split(data))
+    ggn = {"gating.parent": torch.full_like(net.gating.parent, 0.01)}
+    ggn["gating.child"] = torch.full_like(net.gating.child, 0.01)
+    monkeypatch.setattr(bn, "per_sample_ggn_diagonal", lambda *a: ggn)
+    method.update_priors(net, [])
+    scale = {"mean": 1, "batch": method.cfg.data.batch_size, "data": n}[how]
+    h = 0.01 * scale / method.settings.lam
+    assert method.variance["parent"].flatten()[0].item() == pytest.approx(1 / (1 + h))
+
+
+def test_the_switches_learning_rate_scale():
+    method, net = _method_and_net()
+    method.settings.switch_lr_scale = 10.0
+    groups = {g["name"]: g for g in method.param_groups(net)}
+    assert groups["switches"]["lr"] == pytest.approx(10 * groups["weights"]["lr"])
+    assert "switch_lr_scale=10" in method.step_settings()["switches"]
+
+
 def _cli(out, *extra, kill_after=None):
     sets = [*TINY, "bayesnas.warmup_epochs=2", "train.checkpoint_every_steps=1"]
     args = [a for s in sets for a in ("--set", s)]

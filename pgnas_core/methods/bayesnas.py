@@ -13,7 +13,7 @@ that share an architecture (``bayesnas.share``): a vector with one entry per cel
   weighted group lasso); then one Laplace / ARD update from the diagonal GGN of the CE in the
   switches (:mod:`pgnas_core.train.curvature`, averaged over ``hessian_batches`` batches)::
 
-      H_j = diag GGN_j / lambda (its level)
+      H_j = diag GGN_j x scale / lambda (its level; scale: bayesnas.hessian_scale)
       C_j = (1 / gamma_g + H_j)^-1                          (posterior variance)
       omega_g = sqrt(sum_cells |1/gamma_g - C_j / gamma_g^2|)
       gamma_g = ||s_g|| / omega_g
@@ -27,7 +27,9 @@ that share an architecture (``bayesnas.share``): a vector with one entry per cel
 Choices of ours (documented deviations): gamma and omega start at 1 (the official code draws
 them uniformly in [0, 1]: ``init: uniform``); phase A and B are disjoint; the GGN is averaged
 over M batches (the official code uses the last batch of 18 images) and computed with
-torch.func, in eval mode.
+torch.func, in eval mode, then scaled to a sum over the switch split (``hessian_scale: data``,
+the Laplace approximation's; the official code sums over one batch: ``batch``); the switches
+may learn faster than the weights (``switch_lr_scale``; the official code: 1).
 """
 
 from __future__ import annotations
@@ -117,6 +119,7 @@ class BayesNAS(SearchMethod):
                 data.train, self.settings.warmup_fraction, seed
             )
             self._split_of = data
+            self._switch_size = len(self._switch_split)
         return self._warmup, self._switch_split
 
     def training_split(self, data):
@@ -150,12 +153,20 @@ class BayesNAS(SearchMethod):
         weights = [p for p in net.parameters() if id(p) not in ids and not _is_theta(net, p)]
         return [
             {"params": weights, "lr": s.lr, "weight_decay": s.weight_decay, "name": "weights"},
-            {"params": switches, "lr": s.lr, "weight_decay": 0.0, "name": "switches"},
+            {
+                "params": switches,
+                "lr": s.lr * s.switch_lr_scale,
+                "weight_decay": 0.0,
+                "name": "switches",
+            },
         ]
 
     def step_settings(self) -> dict[str, str]:
-        lr = f"bayesnas.lr={self.settings.lr:g}"
-        return {"weights": lr, "switches": lr}
+        s = self.settings
+        lr = f"bayesnas.lr={s.lr:g}"
+        if s.switch_lr_scale == 1:
+            return {"weights": lr, "switches": lr}
+        return {"weights": lr, "switches": f"{lr} x bayesnas.switch_lr_scale={s.switch_lr_scale:g}"}
 
     def loss_term_settings(self) -> list[str]:
         s = self.settings
@@ -211,6 +222,17 @@ class BayesNAS(SearchMethod):
             (x[i * b : (i + 1) * b], y[i * b : (i + 1) * b]) for i in range(m) if i * b < len(x)
         ]
 
+    def hessian_scale(self, data_size: int | None) -> float:
+        """The factor on the mean CE's diagonal GGN (``bayesnas.hessian_scale``)."""
+        how = self.settings.hessian_scale
+        if how == "batch":
+            return float(self.cfg.data.batch_size)
+        if how == "data":
+            if data_size is None:
+                raise PgnasError("bayesnas.hessian_scale=data needs the switch split's size")
+            return float(data_size)
+        return 1.0
+
     @torch.no_grad()
     def update_priors(self, net, batches) -> None:
         """One HARD/ARD update: posterior variances, omega and gamma of every group."""
@@ -218,12 +240,13 @@ class BayesNAS(SearchMethod):
         batches = [(x.to(device), y.to(device)) for x, y in batches]
         with torch.enable_grad():
             h = per_sample_ggn_diagonal(net, net.gating.per_sample, batches)
+        scale = self.hessian_scale(data_size=getattr(self, "_switch_size", None))
         lams = dict(zip(("parent", "child"), self.lams()))
         norms = self.group_norms(net)
         for level in ("parent", "child"):
             self.variance[level], self.omega[level], self.gamma[level] = ard_update(
                 self.gamma[level],
-                h[f"gating.{level}"].cpu() / lams[level],
+                h[f"gating.{level}"].cpu() * scale / lams[level],
                 norms[level].cpu(),
                 self.membership,
             )
