@@ -19,7 +19,7 @@ from pgnas_core.methods import create_method
 from pgnas_core.methods.balenas import vadam_update
 from pgnas_core.rank.proxies import grad_norm, naswot, synflow
 from pgnas_core.run.run_dir import MethodDir
-from pgnas_core.supernets.cell import OPS
+from pgnas_core.supernets.spaces import NB201_SPACE as SPACE
 from pgnas_core.train.loop import Training
 
 from cli_run import run_cli
@@ -226,6 +226,6 @@ def test_seeded_runs_repeat_and_a_kill_mid_search_resumes_exactly(tmp_path, meth
         assert r.returncode == 0, r.stderr
         _same_run(ref, killed)
     params = pd.read_csv(ref / "arch_params.csv")
-    assert sorted(params["epoch"].unique()) == [0, 1, 2] and set(params["op"]) == set(OPS)
+    assert sorted(params["epoch"].unique()) == [0, 1, 2] and set(params["op"]) == set(SPACE.ops)
     if method == "balenas":
         assert "sigma" in params and (params["sigma"] > 0).all()
