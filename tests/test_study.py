@@ -46,6 +46,7 @@ def test_every_claim_names_a_study_and_its_configurations():
         sides = [claim.a] + ([claim.b] if isinstance(claim.b, Side) else [])
         for side in sides:
             assert side.config is None or side.config in labels, (claim.key, side.config)
+        assert set(claim.pick_from) <= labels, claim.key
 
 
 def test_bad_study_names_and_fields_say_what_is_allowed(tmp_path):
@@ -198,9 +199,14 @@ def _reference_folders():
     return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
 
 
+#: Studies whose laptop tier has not been run yet (their claims say "no data yet").
+NOT_RUN_YET = {"guided_vs_random_enas"}
+
+
 def test_reference_results_exist_for_every_study_with_claims():
     have = {p.name for p in _reference_folders()}
-    assert {c.study for c in st.CLAIMS} <= have
+    assert {c.study for c in st.CLAIMS} - NOT_RUN_YET <= have
+    assert not NOT_RUN_YET & have, "its reference is in: take it off NOT_RUN_YET"
 
 
 @pytest.mark.parametrize("folder", _reference_folders(), ids=lambda p: p.name)
@@ -225,6 +231,18 @@ def test_the_readme_tables_are_generated_from_the_reference_results():
     text = (st.reference.repo_root() / "README.md").read_text()
     assert set(readme_blocks(text)) == {"claims", "methods"}
     assert render_readme(text) == text, "README.md is stale: python scripts/update_readme.py"
+
+
+def test_the_claims_table_names_the_commits_its_studies_were_made_at():
+    from pgnas_core.run.study.report import provenance_of
+
+    legacy = {"commit": "211ea40aa", "date": "2026-12-02T02:28:03+00:00"}
+    assert provenance_of(legacy) == "(211ea40, 2026-12-02)"
+    mixed = {
+        "date": "2026-12-03T17:00:00",
+        "starts": [{"commit": "aaaaaaa1"}, {"commit": "bbbbbbb2", "dirty": True, "forced": True}],
+    }
+    assert provenance_of(mixed) == "(aaaaaaa, bbbbbbb + uncommitted changes, 2026-12-03)"
 
 
 def test_claim_plots_show_the_computed_verdict():

@@ -11,14 +11,9 @@ object (:class:`TrainingMethod`; the registered methods are in ``pgnas_core.meth
 from __future__ import annotations
 
 import math
-import signal
-import threading
 import time
 from collections.abc import Callable
-from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 import pandas as pd
 import torch
@@ -42,7 +37,6 @@ from .checkpoint import (
 from .config import TrainConfig
 from .device import resolve_device
 from .distributed import (
-    all_reduce_sum,
     context,
     convert_sync_batchnorm,
     local_device,
@@ -50,111 +44,12 @@ from .distributed import (
 )
 from .divergence import blamed_settings, fallback_causes, is_overflow
 from .evaluation import evaluate
+from .method_protocol import TrainingFiles, TrainingMethod
 from .precision import autocast, resolve_precision
 from .schedules import lr_factor
+from .step_stats import EpochSums, StepStats, stop_on_sigint
 from .tables import read_csv_exact
 from .tensorboard import history_sinks
-
-
-class TrainingMethod(Protocol):
-    """What the loop needs from a search method (``pgnas_core.methods.SearchMethod``)."""
-
-    name: str
-
-    def build_supernet(self, data) -> nn.Module: ...  # the supernet, its units gated
-    def training_split(self, data): ...  # the dataset the weights train on
-    def num_epochs(self) -> int: ...  # how many epochs the training has
-    def split_for_epoch(self, data, epoch: int): ...  # an epoch's data (phases: BayesNAS)
-    def make_optimizer(self, net, steps_per_epoch: int) -> torch.optim.Optimizer: ...
-    def make_scheduler(self, opt, steps_per_epoch: int): ...  # train.schedule, per step
-    def gate_for_training(self, net, epoch: int) -> None: ...  # at the start of every epoch
-    def loss_terms(self, net) -> torch.Tensor: ...  # added to the CE of every step
-    def before_step(self, net, epoch: int, step: int) -> None: ...  # e.g. an architecture step
-    def after_epoch(self, net, epoch: int, data) -> None: ...  # e.g. BayesNAS's prior update
-    def evaluation_mode(self, net) -> AbstractContextManager: ...  # the net validated per epoch
-    def epoch_derived_mode(self, net) -> AbstractContextManager | None: ...  # val_acc_derived
-    def gate_for_evaluation(self, net) -> None: ...  # how the trained net is handed back
-    def epoch_stats(self, net) -> dict: ...  # extra history.csv columns
-    def epoch_tables(self, net, epoch: int) -> dict[str, list[dict]]: ...  # per-epoch rows
-    def state_dict(self) -> dict: ...  # what the method keeps outside the net (checkpointed)
-    def load_state_dict(self, state: dict) -> None: ...
-    def divergence_causes(self) -> list[str]: ...
-    def step_settings(self) -> dict[str, str]: ...  # group name -> "field=value" of its lr
-    def arch_groups(self, net) -> list[dict]: ...  # groups it steps itself (DARTS's alpha)
-    def loss_term_settings(self) -> list[str]: ...  # the settings that scale loss_terms
-
-
-@dataclass(frozen=True)
-class TrainingFiles:
-    """Where a training writes (the run directory's layout decides the names)."""
-
-    history: Path  # one row per epoch
-    checkpoints: Path  # a folder
-    tables: dict[str, Path] = field(default_factory=dict)  # the method's per-epoch tables
-
-
-#: The per-step numbers every rank contributes, in the order they are all-reduced.
-STEP_FIELDS = ("ce_sum", "correct", "count", "not_finite", "stop_requested")
-
-
-@dataclass
-class StepStats:
-    """One optimisation step's statistics, summed over the ranks."""
-
-    ce_sum: float
-    correct: float
-    count: float
-    not_finite: float
-    stop_requested: float
-
-    def as_tensor(self) -> torch.Tensor:
-        return torch.tensor([getattr(self, f) for f in STEP_FIELDS], dtype=torch.float64)
-
-    @classmethod
-    def summed(cls, local: StepStats, backend: str | None, device) -> StepStats:
-        t = local.as_tensor()
-        total = all_reduce_sum(t.to(device) if backend == "nccl" else t).cpu()
-        return cls(*total.tolist())
-
-
-@dataclass
-class EpochSums:
-    """Running sums of an epoch (float64, saved in mid-epoch checkpoints)."""
-
-    values: torch.Tensor = field(default_factory=lambda: torch.zeros(4, dtype=torch.float64))
-
-    def add(self, step: StepStats, reg: float) -> None:
-        # loss*b, ce*b, correct, n (reg is R/N: one value for the whole batch)
-        self.values += torch.tensor(
-            [step.ce_sum + reg * step.count, step.ce_sum, step.correct, step.count],
-            dtype=torch.float64,
-        )
-
-    loss = property(lambda self: self.values[0].item() / self.values[3].item())
-    ce = property(lambda self: self.values[1].item() / self.values[3].item())
-    acc = property(lambda self: self.values[2].item() / self.values[3].item())
-    terms = property(lambda self: (self.values[0] - self.values[1]).item() / self.values[3].item())
-
-
-@contextmanager
-def _stop_on_sigint():
-    """While training, the first Ctrl-C asks the loop to stop after the current step (it
-    saves a checkpoint first); a second one interrupts at once."""
-    flag = {"stop": False}
-    if threading.current_thread() is not threading.main_thread():
-        yield flag
-        return
-
-    def handler(signum, frame):
-        if flag["stop"]:
-            raise KeyboardInterrupt
-        flag["stop"] = True
-
-    previous = signal.signal(signal.SIGINT, handler)
-    try:
-        yield flag
-    finally:
-        signal.signal(signal.SIGINT, previous)
 
 
 def train_supernet(
@@ -185,7 +80,7 @@ def train_supernet(
         run.restore()
     run.wrap()
     try:
-        with _stop_on_sigint() as sigint:
+        with stop_on_sigint() as sigint:
             for epoch in range(run.next_epoch, run.epochs + 1):
                 run.train_epoch(epoch, sigint)
                 run.end_of_epoch(epoch)

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 HOLDS, FAILS, UNRESOLVED = "holds", "does not hold here", "not resolved at this size"
 NO_DATA = "no data yet"
-KIND_NAMES = ("compare", "never", "trend", "interior", "spread")
+KIND_NAMES = ("compare", "never", "trend", "interior", "spread", "stages", "matched")
 
 
 @dataclass(frozen=True)
@@ -35,9 +35,11 @@ class Claim:
     direction: str = "higher"  # the paper: a is higher than b | lower | equal (within margin)
     margin: float = 0.0
     kind: str = "compare"  # one of KIND_NAMES (see claims.py)
-    x: str = ""  # trend / interior: the grid field (a column of the table) along which
+    x: str = ""  # trend / interior: the grid field (a column of the table) along which;
+    # matched: the metric the sizes are matched by (e.g. params)
     log: bool = False  # compare log a - log b (a ratio)
     beside: tuple[str, ...] = ()  # metrics reported beside the verdict (e.g. params)
     paper_setting: str = ""  # the paper's configuration for this claim
     our_setting: str = ""  # ours (the study's laptop tier)
+    pick_from: tuple[str, ...] = ()  # matched: the configurations side b is chosen from
     notes: str = field(default="", compare=False)

@@ -25,7 +25,13 @@ the interval lies above ``-margin``; direction ``equal`` asks the interval to li
   two ends; it holds when the interval lies above 0 (an interior optimum);
 - ``spread``: side a's candidates less (``lower``) spread than side b's, every candidate:
   a one-sided Brown-Forsythe test per seed, combined over seeds by Fisher's method (holds
-  when p < 0.05, fails when the opposite one-sided p < 0.05).
+  when p < 0.05, fails when the opposite one-sided p < 0.05);
+- ``stages``: the per-seed least-squares slope of ``<metric>_stage<k>`` (the ``drop_by_depth``
+  analysis) against the stage index k, t-interval over seeds against 0 (supp. Fig. 2);
+- ``matched``: a ``compare`` against the configuration of ``pick_from`` whose mean ``x``
+  metric (params) over the seeds is the largest at most side a's: side b at a's size or
+  smaller, chosen by size, never by the compared metric. No data until every configuration
+  of ``pick_from`` has some; not resolved when none is at most a's size.
 
 ``learned``: whether the runs on the claim's sides learned, by their search diagnostics
 (:mod:`.learning`); printed beside the verdict unless "yes".
@@ -37,7 +43,8 @@ the observed mean difference and per-seed spread were the truth (nan: over 100, 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -234,6 +241,59 @@ def _spread(claim: Claim, table: pd.DataFrame) -> Verdict:
     return v
 
 
+def _stages(claim: Claim, table: pd.DataFrame) -> Verdict:
+    pattern = re.compile(rf"^{re.escape(claim.metric)}_stage(\d+)$")
+    t = table[table["metric"].astype(str).str.match(pattern.pattern)]
+    if claim.a.method is not None:
+        t = t[t["method"] == claim.a.method]
+    if claim.a.config is not None:
+        t = t[t["config"] == claim.a.config]
+    stage = t["metric"].str.extract(pattern.pattern, expand=False).astype(float)
+    wide = t.assign(stage=stage).pivot_table(
+        index="seed", columns="stage", values="value", aggfunc="mean"
+    )
+    wide = wide.reindex(sorted(wide.columns), axis=1).dropna()
+    if wide.shape[1] < 2:
+        wide = pd.DataFrame()
+    x = np.array([float(c) for c in wide.columns])
+    slopes = np.array([np.polyfit(x, row, 1)[0] for row in wide.to_numpy(float)])
+    v = _from_differences(claim, slopes, slopes, np.zeros(len(slopes)))
+    if len(x):
+        first, last = wide.iloc[:, 0].mean(), wide.iloc[:, -1].mean()
+        v.beside = (
+            f"slope per stage over stages {x[0]:g}..{x[-1]:g}; first {first:.3g}, last {last:.3g}"
+        )
+    return v
+
+
+def _sizes(table: pd.DataFrame, side: Side, metric: str) -> float:
+    s = side_series(table, Side(side.config, side.method), metric)
+    return float(s.mean()) if len(s) else math.nan
+
+
+def _matched(claim: Claim, table: pd.DataFrame) -> Verdict:
+    """``compare`` a with the ``pick_from`` configuration closest to a's size from below."""
+    b = claim.b if isinstance(claim.b, Side) else Side()
+    size_a = _sizes(table, claim.a, claim.x)
+    sizes = {c: _sizes(table, replace(b, config=c), claim.x) for c in claim.pick_from}
+    if math.isnan(size_a) or not sizes or any(math.isnan(v) for v in sizes.values()):
+        return _from_differences(claim, np.array([]), [], [])  # no data yet
+    fits = {c: v for c, v in sizes.items() if v <= size_a}
+    if not fits:
+        v = _compare(replace(claim, b=replace(b, config=min(sizes, key=sizes.get))), table)
+        v.verdict = UNRESOLVED if v.n else v.verdict
+        v.beside = (
+            f"no configuration at most a's {claim.x} ({_number(size_a)}); "
+            f"smallest: {min(sizes, key=sizes.get)} ({_number(min(sizes.values()))})"
+        )
+        return v
+    chosen = max(fits, key=fits.get)
+    v = _compare(replace(claim, b=replace(b, config=chosen)), table)
+    v.beside = f"b = {chosen}, {claim.x} {_number(fits[chosen])} <= {_number(size_a)}"
+    v.extra["b_config"] = chosen
+    return v
+
+
 def _never(claim: Claim, table: pd.DataFrame) -> Verdict:
     values = side_series(table, claim.a, claim.metric).to_numpy()
     n = len(values)
@@ -243,7 +303,7 @@ def _never(claim: Claim, table: pd.DataFrame) -> Verdict:
 
 
 KINDS = {"compare": _compare, "never": _never, "trend": _trend, "interior": _interior,
-         "spread": _spread}  # fmt: skip
+         "spread": _spread, "stages": _stages, "matched": _matched}  # fmt: skip
 
 
 def _number(v: float) -> str:
@@ -266,9 +326,10 @@ def _beside(claim: Claim, table: pd.DataFrame) -> str:
 def evaluate(claim: Claim, table: pd.DataFrame) -> Verdict:
     """The claim's verdict from a study's tidy table (and the evidence attached to it)."""
     v = KINDS[claim.kind](claim, table)
-    if claim.beside:
-        v.beside = "; ".join(x for x in (v.beside, _beside(claim, table)) if x)
-    v.learned = "" if v.verdict == NO_DATA else learned_note(claim, table)
+    judged = v.claim  # a ``matched`` claim's, with the side b it chose
+    if judged.beside and v.verdict != NO_DATA:
+        v.beside = "; ".join(x for x in (v.beside, _beside(judged, table)) if x)
+    v.learned = "" if v.verdict == NO_DATA else learned_note(judged, table)
     return v
 
 

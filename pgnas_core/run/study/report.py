@@ -7,9 +7,13 @@ import math
 import re
 from pathlib import Path
 
+import pandas as pd
+
 from .claims import CLAIMS, learned_aside, verdicts
 from .reference import load_study_folder, reference_root
 
+#: The columns of a study's tidy table (results.csv), for a study not run yet.
+TABLE_COLUMNS = ["study", "tier", "config", "method", "seed", "metric", "value"]
 #: A generated README block: ``<!-- name:start -->`` ... ``<!-- name:end -->``.
 BLOCK = re.compile(
     r"(<!-- (?P<name>[a-z_]+):start -->\n)(?P<body>.*?)(<!-- (?P=name):end -->)", re.S
@@ -59,8 +63,14 @@ def claims_markdown(root: Path | None = None) -> str:
         "a - b, 95% interval | seeds (needed) | verdict |",
         "|---|---|---|---|---|---|---|---:|---|",
     ]
+    made = []
     for study in dict.fromkeys(c.study for c in CLAIMS if c.item != "toolkit"):
-        table, _ = load_study_folder(root / study)
+        if (root / study).is_dir():
+            table, info = load_study_folder(root / study)
+            made.append(f"`{study}` {provenance_of(info)}")
+        else:  # a study newer than the reference results: its claims say "no data yet"
+            table = pd.DataFrame(columns=TABLE_COLUMNS)
+            made.append(f"`{study}` (not run yet)")
         for _, v in verdicts(table, study).iterrows():
             if v["item"] == "toolkit":
                 continue
@@ -72,7 +82,18 @@ def claims_markdown(root: Path | None = None) -> str:
                 f"{_fmt(v['a_mean'], v['a_sd'], spec)} | {_fmt(v['b_mean'], v['b_sd'], spec)} | "
                 f"{_interval(v)} | {_seeds(v)} | **{v['verdict']}**{learned_aside(v)} |"
             )
+    lines += ["", "Made from the reference studies at these commits: " + "; ".join(made) + "."]
     return "\n".join(lines) + "\n"
+
+
+def provenance_of(info: dict) -> str:
+    """The commit(s) a study's runs were made at, with the date of its latest start, and
+    whether any start ran on uncommitted changes (``study.json``)."""
+    starts = info.get("starts") or [info]
+    commits = list(dict.fromkeys(str(s.get("commit") or "unknown")[:7] for s in starts))
+    dirty = any(s.get("dirty") for s in starts)
+    date = str(info.get("date") or "undated")[:10]
+    return f"({', '.join(commits)}{' + uncommitted changes' if dirty else ''}, {date})"
 
 
 #: (study, config label, what the row is called)
