@@ -143,4 +143,73 @@ def test_every_method_runs_on_the_darts_space(method, tmp_path):
     out = tmp_path / method
     r = run_cli("search", *QUICK, "--set", f"method.name={method}", "--out", str(out))
     assert r.returncode == 0, r.stderr[-3000:]
-    assert (out / "best.json").is_file()
+    from pgnas_core.supernets.genotypes import parse_genotype
+
+    best = json.loads((out / "best.json").read_text())
+    assert parse_genotype(best["cell"]).normal_concat == [2, 3, 4, 5]
+
+
+def test_derived_cells_print_and_parse_as_the_field_writes_them():
+    from pgnas_core.supernets.genotypes import parse_genotype, parse_nb201
+
+    net = create_supernet("supnet_darts_tiny")
+    g = torch.Generator().manual_seed(3)
+    chosen = [net.space.derive(torch.randn(14, 8, generator=g)) for _ in range(2)]
+    text = net.cell_string(net.architecture_from_ops(chosen))
+    geno = parse_genotype(text)
+    assert geno.normal_concat == geno.reduce_concat == [2, 3, 4, 5]
+    assert len(geno.normal) == len(geno.reduce) == 8
+    assert geno.normal == [p for node in DARTS_SPACE.nodes_of(chosen[0]) for p in node]
+    assert geno.reduce == [p for node in DARTS_SPACE.nodes_of(chosen[1]) for p in node]
+    cell = create_supernet("supnet_cell_tiny")
+    ops = ["conv_3x3", "skip_connect", "none", "avg_pool_3x3", "conv_1x1", "none"]
+    text = cell.cell_string(cell.architecture_from_ops([ops]))
+    assert text == (
+        "|nor_conv_3x3~0|+|skip_connect~0|none~1|+|avg_pool_3x3~0|nor_conv_1x1~1|none~2|"
+    )
+    assert [op for node in parse_nb201(text) for op, _ in node] == ops
+
+
+@pytest.mark.slow  # a few minutes on one thread
+def test_darts_small_preset_leaves_a_genotype(tmp_path):
+    from pgnas_core.supernets.genotypes import parse_genotype
+
+    out = tmp_path / "run"
+    r = run_cli(
+        "search",
+        "--preset",
+        "darts_small",
+        "--set",
+        "method.name=balenas",
+        "--out",
+        str(out),
+        "--no-progress",
+        timeout=1800,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    geno = parse_genotype((out / "cell.txt").read_text())
+    assert len(geno.normal) == len(geno.reduce) == 8 and geno.normal_concat == [2, 3, 4, 5]
+    best = json.loads((out / "best.json").read_text())
+    assert parse_genotype(best["cell"]) == geno
+    assert "derived cell: Genotype(" in r.stdout
+
+
+def test_darts_presets():
+    from pgnas_core.config import resolve_config
+
+    cfg = resolve_config("darts_cifar10")
+    assert cfg.supernet.name == "supnet_darts" and cfg.data.dataset == "cifar10"
+    t, d = cfg.train, cfg.darts
+    assert (t.epochs, cfg.data.batch_size, t.lr, t.lr_min, t.momentum) == (50, 64, 0.025, 1e-3, 0.9)
+    assert t.schedule == "cosine" and d.weight_decay == 3e-4
+    assert (d.arch_lr, d.beta1, d.beta2, d.arch_weight_decay) == (3e-4, 0.5, 0.999, 1e-3)
+    net = create_supernet("supnet_darts")
+    assert len(net.cells()) == 8 and net.cell_type_of() == [0, 0, 1, 0, 0, 1, 0, 0]
+    small = resolve_config("darts_small")
+    assert small.supernet.name == "supnet_darts_small" and small.data.dataset == "fashion-mnist"
+
+
+def test_an_nb201_edge_with_two_ops_has_no_arch_string():
+    cell = create_supernet("supnet_cell_tiny")
+    ops = [{"conv_3x3", "skip_connect"}] + ["none"] * 5
+    assert cell.cell_string(cell.architecture_from_ops([ops])) is None

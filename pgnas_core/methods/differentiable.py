@@ -370,7 +370,8 @@ class DifferentiableMethod(SearchMethod):
             return self.export_samples(net, data, request.sample)
         arch = self.argmax_architecture(net)
         compact = self.compact(net, data, arch)
-        return [Exported("subnet_argmax", compact, arch, {"derived": "argmax"}, "argmax cell")]
+        record = {"derived": "argmax", "cell": net.cell_string(arch)}
+        return [Exported("subnet_argmax", compact, arch, record, "argmax cell")]
 
     def export_samples(self, net, data, k: int) -> list[Exported]:
         """``k`` architectures drawn from a posterior over alpha (BaLeNAS); DARTS has none."""

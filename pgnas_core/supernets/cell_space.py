@@ -12,6 +12,7 @@ from __future__ import annotations
 import torch
 
 from ..architecture import Architecture
+from ..errors import PgnasError
 from .base import Supernet, SwitchLayout
 from .mixed_edge import SHARING, sites_of
 from .spaces import SearchSpace
@@ -102,12 +103,16 @@ class CellSpaceSupernet(Supernet):
             for cell in self.cells()
         ]
 
-    def cell_string(self, arch: Architecture) -> str:
+    def cell_string(self, arch: Architecture) -> str | None:
         """``arch``'s cell as the field writes it (NAS-Bench-201 arch string, DARTS
-        Genotype): the first cell of every type."""
+        Genotype): the first cell of every type. None when the format cannot hold it (a
+        NAS-Bench-201 edge keeping several ops, as PGNAS may derive)."""
         ops, types = self.ops_of(arch), self.cell_type_of()
         first = [ops[types.index(t)] for t in range(len(self.space.cell_types)) if t in types]
-        return self.space.to_string(first)
+        try:
+            return self.space.to_string(first)
+        except PgnasError:
+            return None
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self.gating is None:
