@@ -137,7 +137,7 @@ QUICK = [
 ]
 
 
-@pytest.mark.slow  # about 20 s per method on one thread
+@pytest.mark.slow  # 20-30 s of one CPU thread per method (minutes on a busy machine)
 @pytest.mark.parametrize("method", ["darts", "balenas", "bayesnas", "pgnas", "random"])
 def test_every_method_runs_on_the_darts_space(method, tmp_path):
     out = tmp_path / method
