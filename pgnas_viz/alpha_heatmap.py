@@ -9,13 +9,12 @@ from collections.abc import Mapping
 import numpy as np
 import pandas as pd
 
-from pgnas_core.supernets.cell import OPS
-
 from .cells import _arch_params
 
 
 def alpha_grid(arch_params, epoch: int | None = None, group: int = 0) -> pd.DataFrame:
-    """Rows the edges (``1<-0`` ...), columns the operations (the space's order), values
+    """Rows the edges (``1<-0`` ...), columns the operations (the table's order: the space's),
+    values
     softmax(alpha) at ``epoch`` (default: the last)."""
     df = _arch_params(arch_params)
     df = df[df["group"] == group]
@@ -24,8 +23,7 @@ def alpha_grid(arch_params, epoch: int | None = None, group: int = 0) -> pd.Data
     if at.empty:
         raise ValueError(f"epoch {epoch} is not in arch_params (epochs {sorted(set(df['epoch']))})")
     grid = at.pivot(index="edge", columns="op", values="weight")
-    ops = [op for op in OPS if op in grid.columns]
-    return grid.loc[list(dict.fromkeys(at["edge"])), ops]
+    return grid.loc[list(dict.fromkeys(at["edge"])), list(dict.fromkeys(at["op"]))]
 
 
 def plot_alpha_heatmap(arch_params, epochs=None, group: int = 0, axes=None, vmin=None, vmax=None):

@@ -9,12 +9,18 @@ import pandas as pd
 
 from pgnas_core.architecture import Architecture
 from pgnas_core.run.results import as_run, operation_table, site_tags
-from pgnas_core.supernets.cell import EDGES, OPS, PARAM_FREE_OPS, edge_label
+from pgnas_core.supernets.spaces import NB201_SPACE
 
 from .graph import ArchitectureGraph, warn_if_no_dot
 from .inputs import axes_or_new, is_run
 
-OP_COLOURS = {op: f"C{i}" for i, op in enumerate(OPS)}
+
+def op_colours(ops) -> dict[str, str]:
+    """One matplotlib colour per operation, in the space's order."""
+    return {op: f"C{i}" for i, op in enumerate(ops)}
+
+
+OP_COLOURS = op_colours(NB201_SPACE.ops)
 
 
 def cell_table(arch: Architecture, stage: int = 0, block: int = 0) -> pd.DataFrame:
@@ -50,8 +56,13 @@ def cell_graph(
                    "fontsize": "10"},
     )  # fmt: skip
     g.ops = []
-    for n in range(4):
-        g.node(f"n{n}", "input" if n == 0 else "output" if n == 3 else str(n), shape="circle")
+    pairs = [tuple(int(v) for v in e.split("<-")) for e in dict.fromkeys(table["edge"])]
+    targets = {j for j, _ in pairs}
+    last = max(targets)
+    for n in range(last + 1):
+        name = "input" if n not in targets else "output" if n == last else str(n)
+        g.node(f"n{n}", f"{name} {n}" if name == "input" and min(targets) > 1 else name,
+               shape="circle")  # fmt: skip
     for row in table.to_dict("records"):
         if not (row["kept"] or show_dropped):
             continue
@@ -83,35 +94,39 @@ def plot_arch_weights(arch_params, ax=None, group: int = 0):
     """The architecture weights of every edge over the epochs: softmax(alpha) per operation
     (one panel per edge), with the 16-84% band of softmax(alpha + sigma eps) when the table
     has sigma (BaLeNAS). ``arch_params``: arch_params.csv (a DataFrame, run directory or
-    RunResults). ``ax``: six Axes, or None for a new 2x3 figure; returns them."""
+    RunResults). ``ax``: one Axes per edge, or None for a new figure (2x3 for NAS-Bench-201's
+    6 edges, 3 columns for more); returns them. The edges and operations are the table's."""
     df = _arch_params(arch_params)
     df = df[df["group"] == group]
+    edges, ops = list(dict.fromkeys(df["edge"])), list(dict.fromkeys(df["op"]))
+    colours = op_colours(ops)
     if ax is None:
         import matplotlib.pyplot as plt
 
-        _, ax = plt.subplots(2, 3, figsize=(13, 6), sharex=True, sharey=True,
+        rows = -(-len(edges) // 3)
+        _, ax = plt.subplots(rows, 3, figsize=(13, 3 * rows), sharex=True, sharey=True,
                              layout="constrained")  # fmt: skip
     axes = np.asarray(ax).ravel()
     epochs = sorted(df["epoch"].unique())
-    for e, a in zip(range(len(EDGES)), axes):
-        d = df[df["edge"] == edge_label(e)]
-        alpha = d.pivot(index="epoch", columns="op", values="alpha")[list(OPS)].to_numpy()
-        weight = d.pivot(index="epoch", columns="op", values="weight")[list(OPS)].to_numpy()
+    for edge, a in zip(edges, axes):
+        d = df[df["edge"] == edge]
+        alpha = d.pivot(index="epoch", columns="op", values="alpha")[ops].to_numpy()
+        weight = d.pivot(index="epoch", columns="op", values="weight")[ops].to_numpy()
         if "sigma" in d and d["sigma"].notna().all():
-            sigma = d.pivot(index="epoch", columns="op", values="sigma")[list(OPS)].to_numpy()
+            sigma = d.pivot(index="epoch", columns="op", values="sigma")[ops].to_numpy()
             lo, hi = _weight_quantiles(alpha, sigma)
-            for k, op in enumerate(OPS):
-                a.fill_between(epochs, lo[:, k], hi[:, k], color=OP_COLOURS[op], alpha=0.15)
-        for k, op in enumerate(OPS):
-            a.plot(epochs, weight[:, k], color=OP_COLOURS[op], marker=".", label=op)
-        a.set_title(f"edge {edge_label(e)}", fontsize=9)
+            for k, op in enumerate(ops):
+                a.fill_between(epochs, lo[:, k], hi[:, k], color=colours[op], alpha=0.15)
+        for k, op in enumerate(ops):
+            a.plot(epochs, weight[:, k], color=colours[op], marker=".", label=op)
+        a.set_title(f"edge {edge}", fontsize=9)
         a.set_xlabel("epoch")
     axes[0].set_ylabel("softmax(alpha)")
     axes[0].legend(fontsize=7)
     return axes
 
 
-def plot_param_free_fraction(histories, ax=None):
+def plot_param_free_fraction(histories, ax=None, space=NB201_SPACE):
     """Fraction of the argmax architecture's edges that are skip or pooling, per epoch, one
     line per run: ``histories`` maps a label to a history.csv (DataFrame or run)."""
     ax = axes_or_new(ax)
@@ -120,7 +135,7 @@ def plot_param_free_fraction(histories, ax=None):
         ax.plot(h["epoch"], h["param_free_fraction"], marker="o", label=label)
     ax.set_ylim(-0.02, 1.02)
     ax.set_xlabel("epoch")
-    ax.set_ylabel(f"edges choosing {' or '.join(PARAM_FREE_OPS)}")
+    ax.set_ylabel(f"edges choosing {' or '.join(space.param_free)}")
     ax.set_title("collapse to parameter-free operations?")
     ax.legend(fontsize=8)
     return ax

@@ -19,7 +19,7 @@ from pgnas_core.run import experiments as ex  # noqa: E402
 from pgnas_core.run.cli import main  # noqa: E402
 from pgnas_core.run.results import load_run  # noqa: E402
 from pgnas_core.run.run_dir import load_supernet  # noqa: E402
-from pgnas_core.supernets.cell import OPS, SEARCHED_OPS  # noqa: E402
+from pgnas_core.supernets.spaces import NB201_SPACE as SPACE  # noqa: E402
 from pgnas_core.train import evaluate  # noqa: E402
 
 QUICK = ("train.epochs=2", "search.scratch_epochs=1")
@@ -48,7 +48,7 @@ def test_the_run_directory_of_a_differentiable_method(runs):
         ):
             assert (out / name).is_file(), (method, name)
         params = pd.read_csv(out / "arch_params.csv")
-        assert sorted(params["epoch"].unique()) == [0, 1, 2] and set(params["op"]) == set(OPS)
+        assert sorted(params["epoch"].unique()) == [0, 1, 2] and set(params["op"]) == set(SPACE.ops)
         weights = params.groupby(["epoch", "group", "edge"])["weight"].sum()
         assert ((weights - 1).abs() < 1e-5).all()  # a softmax per edge
         assert ("sigma" in params) == (method == "balenas")
@@ -78,7 +78,7 @@ def test_the_scratch_trained_winner_holds_its_own_accuracies(runs):
 def test_the_derived_cell_keeps_one_operation_per_edge_and_is_drawn(runs):
     run = load_run(runs["darts"])
     table = viz.cell_table(run.architecture)
-    assert len(table) == 6 * len(SEARCHED_OPS)
+    assert len(table) == 6 * len(SPACE.searched_ops)
     per_edge = table.groupby("edge")["kept"].sum()
     assert (per_edge <= 1).all()  # argmax: one op (or none) per edge
     g = viz.cell_graph(run)
@@ -89,8 +89,8 @@ def test_the_derived_cell_keeps_one_operation_per_edge_and_is_drawn(runs):
 
 def test_architecture_weights_and_parameter_free_plots(runs):
     axes = viz.plot_arch_weights(runs["balenas"])
-    assert len(axes) == 6 and all(len(a.lines) == len(OPS) for a in axes)
-    assert all(len(a.collections) == len(OPS) for a in axes)  # sigma bands
+    assert len(axes) == 6 and all(len(a.lines) == len(SPACE.ops) for a in axes)
+    assert all(len(a.collections) == len(SPACE.ops) for a in axes)  # sigma bands
     darts_axes = viz.plot_arch_weights(runs["darts"])
     assert all(len(a.collections) == 0 for a in darts_axes)  # no sigma, no band
     ax = viz.plot_param_free_fraction(runs)
@@ -130,7 +130,7 @@ def test_each_number_is_named_for_what_it_is(runs):
             assert evaluate(net, *stack_split(data.test))["acc"] == sup["test_acc"]
         history = pd.read_csv(out / "history.csv")
         assert history["val_acc_derived"].between(0, 1).all()
-        assert history["max_op_weight"].between(1 / len(OPS), 1).all()
+        assert history["max_op_weight"].between(1 / len(SPACE.ops), 1).all()
         assert history["alpha_entropy"].between(0, 1).all()
         assert ("mu_spread_over_sigma" in history) == (method == "balenas")
 

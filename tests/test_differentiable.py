@@ -4,6 +4,7 @@ is reproducible and a run killed mid-search resumes exactly."""
 
 from __future__ import annotations
 
+import json
 import math
 import signal
 
@@ -19,7 +20,8 @@ from pgnas_core.methods import create_method
 from pgnas_core.methods.balenas import vadam_update
 from pgnas_core.rank.proxies import grad_norm, naswot, synflow
 from pgnas_core.run.run_dir import MethodDir
-from pgnas_core.supernets.cell import OPS
+from pgnas_core.supernets.genotypes import parse_nb201
+from pgnas_core.supernets.spaces import NB201_SPACE as SPACE
 from pgnas_core.train.loop import Training
 
 from cli_run import run_cli
@@ -226,6 +228,9 @@ def test_seeded_runs_repeat_and_a_kill_mid_search_resumes_exactly(tmp_path, meth
         assert r.returncode == 0, r.stderr
         _same_run(ref, killed)
     params = pd.read_csv(ref / "arch_params.csv")
-    assert sorted(params["epoch"].unique()) == [0, 1, 2] and set(params["op"]) == set(OPS)
+    assert sorted(params["epoch"].unique()) == [0, 1, 2] and set(params["op"]) == set(SPACE.ops)
+    cell = (ref / "cell.txt").read_text().strip()  # the NAS-Bench-201 arch string
+    assert len(parse_nb201(cell)) == 3
+    assert json.loads((ref / "best.json").read_text())["cell"] == cell
     if method == "balenas":
         assert "sigma" in params and (params["sigma"] > 0).all()

@@ -26,6 +26,8 @@ def _randomise_batchnorm(net, seed=0):
         if isinstance(m, torch.nn.BatchNorm2d):
             m.running_mean.copy_(torch.randn(m.num_features, generator=g) * 0.5)
             m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            if not m.affine:  # the DARTS space's operations, as in DARTS's search
+                continue
             m.weight.data.copy_(torch.randn(m.num_features, generator=g))
             m.bias.data.copy_(torch.randn(m.num_features, generator=g))
 
@@ -68,7 +70,8 @@ def test_keep_probability_one_equals_the_deterministic_network(name):
     configure_sites(net, p_init=1e-7)
     for mode in ("mean", "relaxed"):
         with net.site_mode(mode):
-            assert torch.allclose(net(x), plain, atol=1e-4), mode
+            # rtol: the ungated DARTS supernet sums every op of 14 edges, outputs ~1e7 at init
+            assert torch.allclose(net(x), plain, atol=1e-4, rtol=1e-4), mode
 
 
 @pytest.mark.parametrize("name", SMALL)
@@ -110,8 +113,8 @@ def test_export_of_a_fully_dropped_operation(name):
 @pytest.mark.parametrize("name", PAPER)
 def test_paper_parameter_counts_within_5_percent(name):
     entry = supernet_entry(name)
-    if entry.family == "cell":
-        pytest.skip("the cell space's supernet has no parameter count in our sources")
+    if entry.family in ("cell", "darts"):
+        pytest.skip("the cell spaces' supernets have no parameter count in our sources")
     assert entry.paper_params, f"{name} has no paper parameter count"
     with torch.device("meta"):
         net = create_supernet(name)

@@ -17,6 +17,7 @@ import pytest  # noqa: E402
 
 import pgnas_viz as viz  # noqa: E402
 from pgnas_core.run.study import CLAIMS, Claim, Side, load_study_folder, reference_root  # noqa: E402
+from pgnas_core.supernets.spaces import NB201_SPACE  # noqa: E402
 
 from viz_run import digits_run  # noqa: E402
 
@@ -152,7 +153,7 @@ def test_alpha_heatmap_shares_one_scale():
     for epoch in (0, 3):
         for edge in ("1<-0", "2<-0", "2<-1"):
             w = rng.dirichlet(np.ones(5) * (1 + 5 * epoch))
-            for op, weight in zip(viz.alpha_heatmap.OPS, w):
+            for op, weight in zip(NB201_SPACE.ops, w):
                 rows.append({"epoch": epoch, "group": 0, "edge": edge, "op": op,
                              "alpha": np.log(weight), "weight": weight})  # fmt: skip
     df = pd.DataFrame(rows)

@@ -35,7 +35,6 @@ from ..nn.flops import count_flops, count_params
 from ..rank import export_subnet
 from ..rank.proxies import PROXIES, proxy_score, reinitialise
 from ..settings import SEED_MAX, Range, check_settings, setting
-from ..supernets.cell import OPS, PARAM_FREE_OPS
 from ..train.evaluation import evaluate
 from .base import DeriveContext, Derived, Exported
 from .differentiable import BilevelSettings, DifferentiableMethod
@@ -287,15 +286,14 @@ class BaLeNAS(DifferentiableMethod):
         ]
 
     def sample_architectures(self, net, k: int, seed: int = 0):
-        """``k`` architectures drawn from q: alpha ~ N(mu, sigma^2), argmax per edge."""
+        """``k`` architectures drawn from q: alpha ~ N(mu, sigma^2), each derived as the
+        space derives alpha (argmax per edge; DARTS: top-2 edges per node)."""
         mu, sigma = net.gating.alpha.detach(), self.sigma(net)
         g = torch.Generator().manual_seed(seed)
         archs = []
         for _ in range(k):
             a = mu + sigma * torch.randn(mu.shape, generator=g).to(mu)
-            archs.append(
-                net.architecture_from_ops([[OPS[int(i)] for i in row] for row in a.argmax(-1)])
-            )
+            archs.append(net.architecture_from_ops([net.space.derive(row) for row in a]))
         return archs
 
     def score_samples(
@@ -356,4 +354,4 @@ class BaLeNAS(DifferentiableMethod):
 
 def _param_free(net, arch) -> float:
     chosen = [ops for cell in net.ops_of(arch) for ops in cell]
-    return sum(len(o) == 1 and o[0] in PARAM_FREE_OPS for o in chosen) / len(chosen)
+    return sum(len(o) == 1 and o[0] in net.space.param_free for o in chosen) / len(chosen)

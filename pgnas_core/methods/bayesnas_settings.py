@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..settings import Range, check_settings, setting
-from ..supernets.cell import SHARING
+from ..supernets.mixed_edge import SHARING
 
 PRUNE_BY = ("relevance", "magnitude")
 INITS = ("one", "uniform")

@@ -24,7 +24,9 @@ from ..rank import export_subnet
 from ..rank.bn_recalibration import bn_statistics_kept
 from ..settings import Range, setting
 from ..supernets import configure_sites
-from ..supernets.cell import OPS, PARAM_FREE_OPS, SHARING, CellSupernet, EdgeGates, edge_label
+from ..supernets.cell_space import CellSpaceSupernet
+from ..supernets.mixed_edge import SHARING, EdgeGates
+from ..supernets.spaces import SearchSpace
 from ..train.curvature import dominant_hessian_eigenvalue
 from ..train.distributed import context
 from ..train.evaluation import evaluate
@@ -91,13 +93,14 @@ class BilevelSettings:
 
 
 class ArchLogits(nn.Module):
-    """alpha (G, E, 5) over OPS per sharing group and edge; the mixed edges read
-    ``softmax(alpha)`` (of which "none" contributes nothing). ``override``: logits to use
-    instead of alpha for the next forward passes (a sample of BaLeNAS's Gaussian)."""
+    """alpha (G, E, ops) over the space's operations per sharing group and edge; the mixed
+    edges read ``softmax(alpha)`` (of which "none" contributes nothing). ``override``: logits
+    to use instead of alpha for the next forward passes (a sample of BaLeNAS's Gaussian)."""
 
-    def __init__(self, groups: int, init_std: float):
+    def __init__(self, groups: int, init_std: float, space: SearchSpace):
         super().__init__()
-        self.alpha = nn.Parameter(init_std * torch.randn(groups, 6, len(OPS)))
+        self.alpha = nn.Parameter(init_std * torch.randn(groups, len(space.edges), len(space.ops)))
+        self.space = space
         self.use(None)
 
     def use(self, logits: torch.Tensor | None) -> None:
@@ -107,24 +110,25 @@ class ArchLogits(nn.Module):
 
     def forward(self) -> EdgeGates:
         logits = self.alpha if self.override is None else self.override
-        return EdgeGates(op_weights=F.softmax(logits, dim=-1)[..., 1:])  # (G, E, 4)
+        weights = F.softmax(logits, dim=-1)
+        return EdgeGates(op_weights=self.space.searched_weights(weights))  # (G, E, ops - 1)
 
 
 class DifferentiableMethod(SearchMethod):
-    """Base of DARTS and BaLeNAS on the cell space."""
+    """Base of DARTS and BaLeNAS on a cell space (NAS-Bench-201's or DARTS's)."""
 
     derivation = "argmax"
     epoch_table_names = ("arch_params", "derived")
     export_help = "it exports the argmax cell (no options)"
 
     # ---- gating: a softmax over every edge's operations ---------------------------------
-    def create(self, options: dict) -> CellSupernet:
+    def create(self, options: dict) -> CellSpaceSupernet:
         net = super().create(options)
-        if not isinstance(net, CellSupernet):
+        if not isinstance(net, CellSpaceSupernet):
             raise PgnasError(
-                f"method {self.name} searches the cell space: set supernet.name "
-                f"to supnet_cell, supnet_cell_small or supnet_cell_tiny, not "
-                f"{self.cfg.supernet.name}"
+                f"method {self.name} searches a cell space: set supernet.name "
+                f"to supnet_cell, supnet_cell_small, supnet_cell_tiny, supnet_darts, "
+                f"supnet_darts_small or supnet_darts_tiny, not {self.cfg.supernet.name}"
             )
         if context().enabled:
             raise PgnasError(
@@ -134,7 +138,7 @@ class DifferentiableMethod(SearchMethod):
         configure_sites(net, learnable=False)  # the sites stay off: channels are not searched
         net.set_site_mode("off")
         s = self.settings
-        net.attach_gating(ArchLogits(net.num_groups(s.share), s.init_std), s.share)
+        net.attach_gating(ArchLogits(net.num_groups(s.share), s.init_std, net.space), s.share)
         return net
 
     def arch_parameters(self, net) -> list[nn.Parameter]:
@@ -284,17 +288,18 @@ class DifferentiableMethod(SearchMethod):
 
     # ---- records ------------------------------------------------------------------------
     def argmax_choice(self, net) -> list[list[str]]:
-        """The operation of largest alpha per group and edge ("none" allowed)."""
-        idx = net.gating.alpha.detach().argmax(-1)  # (G, E)
-        return [[OPS[int(k)] for k in row] for row in idx]
+        """The operation each edge of each group keeps, as the space derives it from alpha
+        (NAS-Bench-201: argmax per edge, "none" allowed; DARTS: top-2 edges per node)."""
+        return [net.space.derive(a) for a in net.gating.alpha.detach()]
 
     def argmax_architecture(self, net):
         return net.architecture_from_ops(self.argmax_choice(net))
 
     def epoch_stats(self, net) -> dict:
         chosen = [op for row in self.argmax_choice(net) for op in row]
+        space = net.space
         stats = {
-            "param_free_fraction": sum(op in PARAM_FREE_OPS for op in chosen) / len(chosen),
+            "param_free_fraction": sum(op in space.param_free for op in chosen) / len(chosen),
             "none_fraction": sum(op == "none" for op in chosen) / len(chosen),
         }
         alpha = net.gating.alpha.detach()
@@ -312,14 +317,15 @@ class DifferentiableMethod(SearchMethod):
         alpha = net.gating.alpha.detach()
         weight = F.softmax(alpha, -1)
         sigma = self.sigma(net)
+        space = net.space
         params = []
         for g in range(alpha.shape[0]):
-            for e in range(6):
-                for k, op in enumerate(OPS):
+            for e in range(len(space.edges)):
+                for k, op in enumerate(space.ops):
                     row = {
                         "epoch": epoch,
                         "group": g,
-                        "edge": edge_label(e),
+                        "edge": space.edge_label(e),
                         "op": op,
                         "alpha": float(alpha[g, e, k]),
                         "weight": float(weight[g, e, k]),
@@ -331,9 +337,9 @@ class DifferentiableMethod(SearchMethod):
             {
                 "epoch": epoch,
                 "group": g,
-                "edge": edge_label(e),
+                "edge": space.edge_label(e),
                 "op": op,
-                "param_free": op in PARAM_FREE_OPS,
+                "param_free": op in space.param_free,
             }
             for g, row in enumerate(self.argmax_choice(net))
             for e, op in enumerate(row)
@@ -364,7 +370,8 @@ class DifferentiableMethod(SearchMethod):
             return self.export_samples(net, data, request.sample)
         arch = self.argmax_architecture(net)
         compact = self.compact(net, data, arch)
-        return [Exported("subnet_argmax", compact, arch, {"derived": "argmax"}, "argmax cell")]
+        record = {"derived": "argmax", "cell": net.cell_string(arch)}
+        return [Exported("subnet_argmax", compact, arch, record, "argmax cell")]
 
     def export_samples(self, net, data, k: int) -> list[Exported]:
         """``k`` architectures drawn from a posterior over alpha (BaLeNAS); DARTS has none."""

@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import torch
 from torch import nn
 
-from ..supernets.cell import EdgeGates
+from ..supernets.mixed_edge import EdgeGates
 
 
 class Switches(nn.Module):

@@ -24,6 +24,7 @@ from ..train.kill_hook import kill_hook as _kill_hook
 from .correctness import CORRECT_FILE, save_correct, test_digest
 from .preflight import check_checkpoints, removed_if_failed, restored_if_refused
 from .run_dir import (
+    CELL_FILE,
     MethodDir,
     MethodResult,
     RunDir,
@@ -188,6 +189,10 @@ def derive_and_export(
     with method.derived_mode(net, derived.architecture):
         masked = splits.evaluate(net, "test")
     winner = _export_winner(derived, splits, where, masked)
+    if hasattr(net, "cell_string"):  # a cell space: the derived cell as the field writes it
+        winner.cell = net.cell_string(derived.architecture)
+        if winner.cell is not None:
+            (where.path / CELL_FILE).write_text(winner.cell + "\n")
     if cfg.search.finetune_epochs > 0:
         _retrain_winner(cfg, derived, data, splits, where, winner, progress, scratch=False)
     if cfg.search.scratch_epochs > 0:
@@ -310,6 +315,8 @@ def format_summary(summary: Summary) -> str:
                 f"test acc {b.test_acc:.4f}, {b.params:,} params, channels dropped "
                 f"{b.channel_drop:.2f}, ops dropped {b.operation_drop:.2f}{ranked}"
             )
+            if b.cell is not None:
+                lines.append(f"        derived cell: {b.cell}")
             if b.test_acc_finetuned is not None:
                 lines.append(f"        derived net fine-tuned: test acc {b.test_acc_finetuned:.4f}")
             if b.test_acc_scratch is not None:

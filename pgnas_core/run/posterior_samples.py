@@ -92,8 +92,6 @@ def epoch_architectures(run_dir: str | Path, scratch_epochs: int = 0) -> pd.Data
     per epoch: its operations, parameter-free fraction, the inherited-weight validation
     accuracy the run logged and, with ``scratch_epochs``, its test accuracy after training from
     fresh weights (each distinct architecture trained once)."""
-    from ..supernets.cell import PARAM_FREE_OPS
-
     run = RunDir(run_dir)
     cfg = run.read_config()
     where = run.method_dir(cfg.method.name, cfg.method.name)
@@ -110,7 +108,7 @@ def epoch_architectures(run_dir: str | Path, scratch_epochs: int = 0) -> pd.Data
             "epoch": int(epoch),
             "archid": arch.archid,
             "ops": " ".join(chosen[0]),
-            "param_free_fraction": sum(o in PARAM_FREE_OPS for o in ops) / len(ops),
+            "param_free_fraction": sum(o in net.space.param_free for o in ops) / len(ops),
             "val_acc_inherited": history["val_acc"].get(epoch),
         }
         if scratch_epochs > 0:

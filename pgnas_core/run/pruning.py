@@ -112,14 +112,16 @@ def dead_cells(ops: pd.DataFrame, layout) -> int:
         return 0
     pairs = [tuple(int(v) for v in e.split("<-")) for e in layout.edges]
     output = max(j for j, _ in pairs)
+    inputs = min(j for j, _ in pairs)  # nodes before the first computed one (DARTS: 2)
     dead = 0
     for u in range(layout.units):
         alive = {pairs[layout.edges.index(b)] for b in ops.loc[ops["unit"] == u, "branch"]}
-        reached = {0}
-        for j in range(1, output + 1):
+        reached = set(range(inputs))
+        for j in range(inputs, output + 1):
             if any((j, i) in alive for i in reached):
                 reached.add(j)
-        dead += output not in reached
+        # one input node: the last node is the output; DARTS concatenates every computed node
+        dead += output not in reached if inputs == 1 else len(reached) == inputs
     return dead
 
 

@@ -45,6 +45,7 @@ PARTIAL_FILE = "candidates.partial.csv"  # rows of an unfinished ranking
 RACE_STATE_FILE = "candidates.race.pt"  # the race state of an unfinished ranking
 PARTIAL_KEY_FILE = "candidates.partial.json"  # the settings an unfinished ranking was made with
 BEST_FILE = "best.json"
+CELL_FILE = "cell.txt"  # a cell space's derived cell, as the field writes it (best.json's cell)
 SUBNET_DIR = "subnet"  # the exported winner, as ranked
 SUBNET_FINETUNED_DIR = "subnet_finetuned"  # the winner after search.finetune_epochs
 SUBNET_SCRATCH_DIR = "subnet_scratch"  # the winner's architecture trained from scratch
@@ -95,6 +96,8 @@ class Winner(_Record):
     val_acc_scratch: float | None = None  # the architecture trained from fresh weights,
     test_acc_scratch: float | None = None  # search.scratch_epochs: subnet_scratch/
     test_top5_scratch: float | None = None
+    # the derived cell as the field writes it (a cell space: NAS-Bench-201 string, Genotype)
+    cell: str | None = None
 
 
 #: summary.json's layout: 2 -- ``supernet.test_acc`` is the supernet as its method evaluates

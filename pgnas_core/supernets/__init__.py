@@ -2,6 +2,7 @@
 
 from . import (
     cell,  # noqa: F401
+    darts,  # noqa: F401
     densenet,  # noqa: F401
     enas,  # noqa: F401
     multibranch_resnet,  # noqa: F401  (registers its supernets)

@@ -2,10 +2,10 @@
 native space of DARTS, BaLeNAS and BayesNAS, and a supernet every method here can search.
 
 A cell has 4 nodes; node j sums ``op_ij(node_i)`` over i < j (6 edges). Every edge holds every
-operation of ``OPS``: skip_connect, conv_1x1 and conv_3x3 (ReLU-conv-BN) and avg_pool_3x3;
-"none" is the absence of all of them. The network: a 3x3 stem conv, three stages of N cells at
-widths C, 2C, 4C with a residual reduction block (NAS-Bench-201's ResNet basic block, stride 2)
-between stages, then BN-ReLU, global pooling and a linear classifier.
+operation of ``NB201_SPACE`` (spaces.py): skip_connect, conv_1x1 and conv_3x3 (ReLU-conv-BN)
+and avg_pool_3x3; "none" is the absence of all of them. The network: a 3x3 stem conv, three
+stages of N cells at widths C, 2C, 4C with a residual reduction block (NAS-Bench-201's ResNet
+basic block, stride 2) between stages, then BN-ReLU, global pooling and a linear classifier.
 
 How each method sees the same supernet (docs/method_siblings.md section 1):
 - PGNAS / Random: a dropout site on every operation's input channels (a ``MaskedOp`` for the
@@ -25,41 +25,20 @@ and have no sites.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..architecture import Architecture
-from ..nn.compact_ops import Chain, compact_chain
+from ..nn.compact_ops import Chain
 from ..nn.masked_op import MaskedOp, MaskedParamFree
 from ..nn.sites import DropoutSite
-from .base import Supernet, SwitchLayout
+from .cell_space import CellSpaceSupernet
+from .mixed_edge import EdgeGates, MixedEdge, compact_edge
 from .registry import register_supernet
+from .spaces import NB201_SPACE
 
-#: The operations of an edge; "none" is the edge with all of the others dropped.
-OPS = ("none", "skip_connect", "conv_1x1", "conv_3x3", "avg_pool_3x3")
-SEARCHED_OPS = OPS[1:]  # the ones with a module (and a dropout site)
-PARAM_FREE_OPS = ("skip_connect", "avg_pool_3x3")  # what DARTS collapses to
-#: (to, from) of the 6 edges, in the order the nodes are computed.
-EDGES = ((1, 0), (2, 0), (2, 1), (3, 0), (3, 1), (3, 2))
-SHARING = ("all", "stage", "cell")  # which cells read the same gates
-
-
-def edge_label(edge: int) -> str:
-    j, i = EDGES[edge]
-    return f"{j}<-{i}"
-
-
-@dataclass
-class EdgeGates:
-    """What a method's gating gives every edge of every sharing group: ``op_weights`` (G, E,
-    4) multiply the searched operations' outputs; ``input_scale`` (G, E) the edge's input.
-    None: not gated (weight 1)."""
-
-    op_weights: torch.Tensor | None = None
-    input_scale: torch.Tensor | None = None
+SPACE = NB201_SPACE
 
 
 def _op(name: str, c: int, **tags) -> nn.Module:
@@ -75,33 +54,24 @@ def _op(name: str, c: int, **tags) -> nn.Module:
     return Chain([MaskedOp([site], conv, nn.BatchNorm2d(c), absent_when_empty=True)])
 
 
-class MixedEdge(nn.Module):
-    """Every searched operation on one edge, summed (weighted by the gates, if any)."""
-
-    def __init__(self, c: int, **tags):
-        super().__init__()
-        self.ops = nn.ModuleList(_op(name, c, **tags) for name in SEARCHED_OPS)
-
-    def forward(self, x, weights=None, scale=None):
-        if scale is not None:
-            x = x * scale
-        if weights is None:
-            return sum(op(x) for op in self.ops)
-        return sum(w * op(x) for w, op in zip(weights, self.ops))
-
-
 class SearchCell(nn.Module):
     def __init__(self, c: int, stage: int, block: int):
         super().__init__()
         self.edges = nn.ModuleList(
-            MixedEdge(c, stage=stage, block=block, branch=edge_label(e)) for e in range(6)
+            MixedEdge(
+                [
+                    _op(name, c, stage=stage, block=block, branch=SPACE.edge_label(e))
+                    for name in SPACE.searched_ops
+                ]
+            )
+            for e in range(len(SPACE.edges))
         )
 
     def forward(self, x, weights=None, scales=None):
         nodes = [x]
         for j in (1, 2, 3):
             total = 0
-            for e, (to, frm) in enumerate(EDGES):
+            for e, (to, frm) in enumerate(SPACE.edges):
                 if to == j:
                     w = None if weights is None else weights[e]
                     s = None if scales is None else scales[e]
@@ -128,34 +98,6 @@ class ResidualReduction(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.shortcut(x) + self.conv_b(self.conv_a(x))
-
-
-class ScaledOp(nn.Module):
-    """``out_scale * op(in_scale * x)``: an operation of a compact cell with the gates it was
-    derived under (BayesNAS's switches; 1 for every other method), so that the compact net
-    equals the gated supernet and its structure never depends on the gates' values."""
-
-    def __init__(self, op: nn.Module, in_scale: float = 1.0, out_scale: float = 1.0):
-        super().__init__()
-        self.op = op
-        self.register_buffer("in_scale", torch.tensor(float(in_scale)))
-        self.register_buffer("out_scale", torch.tensor(float(out_scale)))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.op(x * self.in_scale) * self.out_scale
-
-
-class CompactEdge(nn.Module):
-    """The kept operations of one edge, summed; zeros when none is kept."""
-
-    def __init__(self, ops: list[nn.Module]):
-        super().__init__()
-        self.ops = nn.ModuleList(ops)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not len(self.ops):
-            return torch.zeros_like(x)
-        return sum(op(x) for op in self.ops)
 
 
 class CellNet(nn.Module):
@@ -200,7 +142,7 @@ class CellNet(nn.Module):
 
 
 class CompactCell(nn.Module):
-    def __init__(self, edges: list[CompactEdge]):
+    def __init__(self, edges: list[nn.Module]):
         super().__init__()
         self.edges = nn.ModuleList(edges)
 
@@ -208,7 +150,7 @@ class CompactCell(nn.Module):
         nodes = [x]
         for j in (1, 2, 3):
             total = 0
-            for e, (to, frm) in enumerate(EDGES):
+            for e, (to, frm) in enumerate(SPACE.edges):
                 if to == j:
                     total = total + self.edges[e](nodes[frm])
             nodes.append(total)
@@ -226,7 +168,9 @@ class FromStem(nn.Module):
         return self.net.from_stem(h)
 
 
-class CellSupernet(Supernet):
+class CellSupernet(CellSpaceSupernet):
+    space = SPACE
+
     def __init__(
         self,
         cells_per_stage: int = 5,
@@ -257,76 +201,8 @@ class CellSupernet(Supernet):
     def cells(self) -> list[SearchCell]:
         return [cell for stage in self.body.stages for cell in stage]
 
-    def groups(self, share: str | None = None) -> list[int]:
-        """The sharing group of every cell, in order (``share``: one of SHARING)."""
-        share = share or self.share
-        if share not in SHARING:
-            raise ValueError(f"share {share!r}: one of {SHARING}")
-        n = self.cells_per_stage
-        if share == "all":
-            return [0] * (3 * n)
-        if share == "stage":
-            return [k // n for k in range(3 * n)]
-        return list(range(3 * n))
-
-    def switch_layout(self, share: str = "all") -> SwitchLayout:
-        edges = tuple(edge_label(e) for e in range(len(EDGES)))
-        return SwitchLayout(len(self.cells()), edges, SEARCHED_OPS, tuple(self.groups(share)))
-
-    def architecture_from_children(self, kept: torch.Tensor) -> Architecture:
-        chosen = [
-            [{op for op, k in zip(SEARCHED_OPS, kept[u, e]) if k} for e in range(len(EDGES))]
-            for u in range(kept.shape[0])
-        ]
-        return self.architecture_from_ops(chosen, share="cell")
-
-    def num_groups(self, share: str | None = None) -> int:
-        return max(self.groups(share)) + 1
-
-    def attach_gating(self, gating: nn.Module | None, share: str = "all") -> None:
-        """A method's gates (a module returning EdgeGates), read by every cell; None: plain."""
-        self.share = share
-        self.groups(share)  # checks the name
-        self.gating = gating
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.gating is None:
-            return self.body(x)
-        return self.body(x, self.gating(), self.groups())
-
-    # ---- architectures as operations per edge ---------------------------------------------
-    def architecture_from_ops(self, chosen, share: str | None = None) -> Architecture:
-        """The architecture keeping, on every edge of every cell, all channels of the
-        operations ``chosen[group][edge]`` (an op name or a set of names; "none": nothing)
-        and nothing of the others."""
-        groups = self.groups(share)
-        masks = {}
-        for k, cell in enumerate(self.cells()):
-            for e, edge in enumerate(cell.edges):
-                want = chosen[groups[k]][e]
-                want = {want} if isinstance(want, str) else set(want)
-                for name, op in zip(SEARCHED_OPS, edge.ops):
-                    for site in _sites(op):
-                        fill = 1.0 if name in want else 0.0
-                        masks[site.name] = torch.full((site.channels,), fill)
-        return self.architecture_from_masks(masks)
-
-    def ops_of(self, arch: Architecture) -> list[list[tuple[str, ...]]]:
-        """For every cell (in order) and edge: the operations that keep a channel."""
-        kept = {s.name: len(s.kept) > 0 for s in arch.sites}
-        out = []
-        for cell in self.cells():
-            out.append(
-                [
-                    tuple(
-                        name
-                        for name, op in zip(SEARCHED_OPS, edge.ops)
-                        if any(kept[s.name] for s in _sites(op))
-                    )
-                    for edge in cell.edges
-                ]
-            )
-        return out
+    def stage_of(self) -> list[int]:
+        return [k // self.cells_per_stage for k in range(3 * self.cells_per_stage)]
 
     # ---- export -----------------------------------------------------------------------------
     def compact_module(self) -> nn.Module:
@@ -341,7 +217,7 @@ class CellSupernet(Supernet):
             cells.append(
                 CompactCell(
                     [
-                        _compact_edge(
+                        compact_edge(
                             edge,
                             None if gates.input_scale is None else gates.input_scale[g, e],
                             None if gates.op_weights is None else gates.op_weights[g, e],
@@ -365,25 +241,6 @@ class CellSupernet(Supernet):
 
     def evaluation_module(self, compact: nn.Module, from_stem: bool = False) -> nn.Module:
         return FromStem(compact) if from_stem else compact
-
-
-def _sites(op: nn.Module) -> list[DropoutSite]:
-    return [m for m in op.modules() if isinstance(m, DropoutSite)]
-
-
-@torch.no_grad()
-def _compact_edge(edge: MixedEdge, in_scale=None, weights=None) -> CompactEdge:
-    ops = []
-    for k, op in enumerate(edge.ops):
-        if isinstance(op, MaskedParamFree):
-            part = op.compact()  # None: nothing kept, its output is zero
-        else:
-            part = compact_chain(list(op.ops))  # None: an absent conv, its output is zero
-        if part is not None:
-            a = 1.0 if in_scale is None else float(in_scale)
-            w = 1.0 if weights is None else float(weights[k])
-            ops.append(ScaledOp(part, a, w))
-    return CompactEdge(ops)
 
 
 def _family(defaults: dict):
