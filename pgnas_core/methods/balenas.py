@@ -125,6 +125,7 @@ def vadam_update(mu, m, s, g, g2, step: int, eta, b1, b2, lambda0, n):
 @register_method
 class BaLeNAS(DifferentiableMethod):
     name = "balenas"
+    capabilities = frozenset({"posterior_samples", "epoch_architectures"})
     settings_section = "balenas"
     settings_class = BalenasConfig
     arch_step_field = "eta"

@@ -139,6 +139,19 @@ class SearchMethod:
     export_help: ClassVar[str] = ""  # what `pgnas export` writes for it (its error lines)
     #: What :meth:`evaluation_mode` evaluates, in words (summary.json, the CLI's summary)
     supernet_evaluation: ClassVar[str] = "supernet"
+    #: The analyses its runs support beyond search, rank and export (CAPABILITIES); an
+    #: analysis asks with :meth:`require` instead of calling what only one method has.
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def require(self, capability: str, analysis: str) -> None:
+        """Stop in one line unless this method's runs support ``capability``."""
+        if capability not in self.capabilities:
+            from .registry import methods_with
+
+            raise PgnasError(
+                f"{analysis} needs a run of {' or '.join(methods_with(capability))}; "
+                f"this run is {self.name}"
+            )
 
     def __init__(self, cfg):
         self.cfg = cfg

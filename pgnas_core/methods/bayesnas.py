@@ -59,6 +59,7 @@ class BayesNAS(SearchMethod):
     settings_section = "bayesnas"
     settings_class = BayesnasConfig
     derivation = "prune"
+    capabilities = frozenset({"pruning"})
     description = "switches with hierarchical ARD priors, one epoch, pruned by posterior relevance"
     supernet_evaluation = "every switch"
     export_help = "it exports the pruned net (no options)"

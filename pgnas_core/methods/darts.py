@@ -34,6 +34,7 @@ class DartsConfig(BilevelSettings):
 @register_method
 class DARTS(DifferentiableMethod):
     name = "darts"
+    capabilities = frozenset({"epoch_architectures"})
     settings_section = "darts"
     settings_class = DartsConfig
     description = "softmax-mixed edges, alpha by Adam on the val half (first order); argmax"

@@ -51,3 +51,16 @@ def settings_sections() -> dict[str, type]:
         for c in _METHODS.values()
         if c.settings_section is not None
     }
+
+
+#: What a method's runs may support beyond search, rank and export (``capabilities``).
+CAPABILITIES = {
+    "pruning": "switches with posterior relevances, pruned by a threshold (notebook 11)",
+    "posterior_samples": "a distribution over architectures to draw from (notebook 10)",
+    "epoch_architectures": "an argmax architecture recorded every epoch (notebook 10)",
+}
+
+
+def methods_with(capability: str) -> list[str]:
+    """The registered methods whose runs support ``capability``."""
+    return [n for n, c in sorted(_METHODS.items()) if capability in c.capabilities]

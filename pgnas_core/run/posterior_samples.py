@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from ..data import load_data
+from ..methods.registry import create_method
 from ..rank.proxies import PROXIES
 from .run_dir import RunDir, load_supernet
 
@@ -30,8 +31,9 @@ def score_posterior_samples(
     if cache is not None and Path(cache).is_file():
         return pd.read_csv(cache, dtype={"archid": str})
     cfg = RunDir(run_dir).read_config()
-    data = load_data(cfg.data)
     net, method = load_supernet(run_dir)
+    method.require("posterior_samples", "scoring posterior samples")
+    data = load_data(cfg.data)
     table = method.score_samples(net, data, k, proxies, True, True, scratch_epochs)
     derived = method.derived_from(net, data, method.argmax_architecture(net))
     from ..data import stack_split
@@ -94,6 +96,9 @@ def epoch_architectures(run_dir: str | Path, scratch_epochs: int = 0) -> pd.Data
     fresh weights (each distinct architecture trained once)."""
     run = RunDir(run_dir)
     cfg = run.read_config()
+    create_method(cfg.method.name, cfg).require(
+        "epoch_architectures", "the per-epoch architectures"
+    )  # before reading tables that only those methods write
     where = run.method_dir(cfg.method.name, cfg.method.name)
     derived = pd.read_csv(where.table("derived"))
     history = pd.read_csv(where.history).set_index("epoch")

@@ -23,6 +23,7 @@ class PrunedRun:
         self.run_dir = str(run_dir)
         cfg = RunDir(run_dir).read_config()
         self.net, self.method = load_supernet(run_dir)
+        self.method.require("pruning", "the pruning analysis")
         data = load_data(cfg.data)
         self.method.bind_data(data)
         self.splits = {"val": stack_split(data.val), "test": stack_split(data.test)}
