@@ -213,3 +213,15 @@ def test_an_nb201_edge_with_two_ops_has_no_arch_string():
     cell = create_supernet("supnet_cell_tiny")
     ops = [{"conv_3x3", "skip_connect"}] + ["none"] * 5
     assert cell.cell_string(cell.architecture_from_ops([ops])) is None
+
+
+def test_a_darts_cell_not_of_two_pairs_per_node_has_no_genotype():
+    """PGNAS and Random keep channel subsets of every op, BayesNAS whatever survives pruning:
+    such a cell is no DARTS Genotype (exactly two (op, input) pairs per node), so none is
+    recorded rather than one that DARTS's code would misread."""
+    net = create_supernet("supnet_darts_tiny")
+    assert net.cell_string(net.full_architecture()) is None
+    g = torch.Generator().manual_seed(5)
+    chosen = [net.space.derive(torch.randn(14, 8, generator=g)) for _ in range(2)]
+    chosen[0][0] = "none"  # node 2 left with one incoming edge
+    assert net.cell_string(net.architecture_from_ops(chosen)) is None

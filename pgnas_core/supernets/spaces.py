@@ -19,6 +19,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
+from ..errors import PgnasError
+
 
 @dataclass(frozen=True)
 class SearchSpace:
@@ -101,7 +103,15 @@ class SearchSpace:
 
         if self.keep_per_node is None:
             return nb201_string(self.nodes_of(chosen_per_type[0]))
-        pairs = [[p for node in self.nodes_of(c) for p in node] for c in chosen_per_type]
+        nodes = [self.nodes_of(c) for c in chosen_per_type]
+        wrong = [len(n) for cell in nodes for n in cell if len(n) != self.keep_per_node]
+        if wrong:  # a Genotype lists exactly keep_per_node (op, input) pairs per node
+            raise PgnasError(
+                f"a {self.name} Genotype needs {self.keep_per_node} (op, input) pairs per node; "
+                f"this cell has a node with {wrong[0]} (channel or pruned subsets, not a "
+                f"DARTS cell)"
+            )
+        pairs = [[p for node in cell for p in node] for cell in nodes]
         concat = list(self.outputs)
         return genotype_string(Genotype(pairs[0], concat, pairs[-1], concat))
 
