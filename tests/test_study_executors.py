@@ -12,15 +12,13 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-#: The cheapest study of pgnas_core/studies at its quick tier: two PGNAS-only runs on digits
-#: (guided_vs_random has one run, but it searches twice, PGNAS and Random, then ranks 40
-#: candidates 200 times); two runs also show two jobs side by side.
+#: A registered study, for the refusals (nothing runs).
 CHEAPEST = "constant_l2"
 
 
-def _study(out: Path, *extra: str) -> subprocess.CompletedProcess:
+def _study(out: Path, *extra: str, study: str = CHEAPEST) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    args = [sys.executable, "-m", "pgnas_core", "study", CHEAPEST, "--tier", "quick"]
+    args = [sys.executable, "-m", "pgnas_core", "study", study, "--tier", "quick"]
     args += ["--out", str(out), "--no-progress", "--jobs", "2", *extra]
     return subprocess.run(args, env=env, capture_output=True, text=True, timeout=1200)
 
@@ -51,10 +49,13 @@ def test_bad_executor_options_say_what_is_allowed(tmp_path, capsys):
 @pytest.mark.slow
 def test_submitit_runs_equal_local_runs_and_a_rerun_submits_nothing(tmp_path):
     pytest.importorskip("submitit")
+    # a spec of its own (two tiny runs, side by side), so the registered studies may grow
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text(TINY)
     local, cluster = tmp_path / "local", tmp_path / "submitit"
-    r = _study(local)
+    r = _study(local, study=str(spec))
     assert r.returncode == 0, r.stderr
-    r = _study(cluster, "--executor", "submitit-local")
+    r = _study(cluster, "--executor", "submitit-local", study=str(spec))
     assert r.returncode == 0, r.stderr
     ids = json.loads((cluster / "submitit" / "jobs.json").read_text())
     assert len(ids) == 2  # one job per run, each ran once
@@ -65,7 +66,7 @@ def test_submitit_runs_equal_local_runs_and_a_rerun_submits_nothing(tmp_path):
     finished = sorted(cluster.glob("runs/*/metrics.json"))
     stamps = {p: p.stat().st_mtime_ns for p in finished}
     jobs_before = sorted(p.name for p in (cluster / "submitit").iterdir())
-    r = _study(cluster, "--executor", "submitit-local")
+    r = _study(cluster, "--executor", "submitit-local", study=str(spec))
     assert r.returncode == 0, r.stderr
     assert all(p.stat().st_mtime_ns == t for p, t in stamps.items())  # not redone
     assert sorted(p.name for p in (cluster / "submitit").iterdir()) == jobs_before  # no job
