@@ -21,13 +21,12 @@ from test_cli_errors import ONE_EPOCH, TINY, _assert_one_line, _snapshot
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 RACING = ["--set", "search.rank=racing", "--set", "search.candidates=6"]
-# a tiny race_delta keeps every candidate past round 1, so the Ctrl-C after 8 passes always
-# lands inside round 2 (in one full-suite run, round 1 alone settled the race: rc 0, not 130)
+# a tiny race_delta keeps every candidate past round 1, so the Ctrl-C after 8 passes lands in
+# round 2 (a Ctrl-C inside round 1 stops before any round is saved). In two full-suite runs
+# the race still ended with rc 0 and no Ctrl-C; the cause is not pinned down (it passes alone
+# and after every file that precedes it), so the engine is named rather than left to `auto`
 RACING += ["--set", "search.race_first_chunk=16", "--set", "search.race_delta=0.0001"]
-# and the compact engine: one pass per candidate. `auto` picks the batched engine (one pass per
-# round) when the trained keep-probabilities sit above its threshold, and then the race could
-# end in fewer than 8 passes (rc 0 in a full-suite run, where a float rounding moved them)
-RACING += ["--set", "search.rank_engine=compact"]
+RACING += ["--set", "search.rank_engine=compact"]  # one pass per candidate
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +43,18 @@ def runs(tmp_path_factory, one_thread):
     ]:
         made[name] = base / name
         assert main(["train", *TINY, "--out", str(made[name]), *ONE_EPOCH, *extra]) == 0
-    made["partial"] = base / "partial"
-    shutil.copytree(made["main"], made["partial"])
-    os.environ[KILL_ENV] = "rank:8:INT"  # Ctrl-C after 8 candidate-passes (round 1 saved)
-    try:
-        rc = main(["rank", "--out", str(made["partial"]), "--no-progress", *RACING])
-    finally:
-        del os.environ[KILL_ENV]
+    # one pass per candidate: pass 8 is in round 2. Where a round is one pass (candidates
+    # batched or alike), pass 8 may come after the last round; pass 2 is then round 2.
+    for at in (8, 2):
+        made["partial"] = base / f"partial{at}"
+        shutil.copytree(made["main"], made["partial"])
+        os.environ[KILL_ENV] = f"rank:{at}:INT"  # Ctrl-C after `at` passes (round 1 saved)
+        try:
+            rc = main(["rank", "--out", str(made["partial"]), "--no-progress", *RACING])
+        finally:
+            del os.environ[KILL_ENV]
+        if rc == 130:
+            break
     assert rc == 130 and (made["partial"] / "candidates.race.pt").is_file()
     return made
 
