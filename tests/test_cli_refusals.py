@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 
 import pytest
 import torch
@@ -49,10 +50,13 @@ def runs(tmp_path_factory, one_thread):
         made["partial"] = base / f"partial{at}"
         shutil.copytree(made["main"], made["partial"])
         os.environ[KILL_ENV] = f"rank:{at}:INT"  # Ctrl-C after `at` passes (round 1 saved)
+        # Python's own Ctrl-C, as in a shell: an earlier test's library may have replaced it
+        previous = signal.signal(signal.SIGINT, signal.default_int_handler)
         try:
             rc = main(["rank", "--out", str(made["partial"]), "--no-progress", *RACING])
         finally:
             del os.environ[KILL_ENV]
+            signal.signal(signal.SIGINT, previous)
         if rc == 130:
             break
     assert rc == 130 and (made["partial"] / "candidates.race.pt").is_file()
