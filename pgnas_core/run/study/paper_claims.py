@@ -20,8 +20,12 @@ CONSTANT = ("weight_term=constant", "weight_term=constant_l2_500", "weight_term=
 
 
 def _claims() -> list[Claim]:
-    c = [
-        # ---- guided sampling against Random (Table 3, 5, supp. Fig. 1), C (Table 6), Table 7
+    return _guided_claims() + _prior_claims() + _method_claims()
+
+
+def _guided_claims() -> list[Claim]:
+    """Guided sampling against Random (Tables 3, 5, supp. Figs. 1-2), C (Table 6), Table 7."""
+    return [
         Claim("t3_guided_beats_random", "guided_vs_random", "Table 3",
               "the PGNAS winner beats the Random winner (no fine-tuning)",
               "SupNet-M 2.20% vs 2.63% error", "test_acc", PGNAS, RANDOM,
@@ -82,7 +86,12 @@ def _claims() -> list[Claim]:
               "the PGNAS winner drops more whole operations than the Random winner",
               "SupNet-M 0.10 of operations", "operation_drop", PGNAS, RANDOM,
               paper_setting=M_CIFAR, our_setting=DEMO),
-        # ---- the weight prior, the temperature, constant L2 (Tables 4, 5, 2)
+    ]  # fmt: skip
+
+
+def _prior_claims() -> list[Claim]:
+    """The weight prior, the temperature, constant L2 (Tables 4, 5, 2)."""
+    return [
         Claim("t4_larger_l2_smaller_net", "weight_prior_l2", "Table 4",
               "a larger l2 gives a smaller net (slope of params over log l2, whole grid)",
               "l2 = 50/150/250/500: 49.9/33.4/23.8/18.2M params", "params", Side(),
@@ -118,7 +127,6 @@ def _claims() -> list[Claim]:
               "coupled net's size (chosen by params, not accuracy): the paper's regime, where "
               "the constant net is the smaller"),
     ]  # fmt: skip
-    return c + _method_claims()
 
 
 def _method_claims() -> list[Claim]:
