@@ -146,7 +146,12 @@ def test_every_method_runs_on_the_darts_space(method, tmp_path):
     from pgnas_core.supernets.genotypes import parse_genotype
 
     best = json.loads((out / "best.json").read_text())
-    assert parse_genotype(best["cell"]).normal_concat == [2, 3, 4, 5]
+    cell = best.get("cell")
+    assert (out / "cell.txt").exists() == (cell is not None)
+    if method in ("darts", "balenas"):  # argmax derivation: always two pairs per node
+        assert parse_genotype(cell).normal_concat == [2, 3, 4, 5]
+    elif cell is not None:  # channel subsets or pruning: a Genotype only when it fits
+        assert len(parse_genotype(cell).normal) == 8
 
 
 def test_derived_cells_print_and_parse_as_the_field_writes_them():
