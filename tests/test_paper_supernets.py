@@ -12,7 +12,7 @@ from pgnas_core import configure_sites, create_supernet
 from pgnas_core.config import resolve_config
 from pgnas_core.rank.sampling import sample_architecture
 from pgnas_core.supernets import aux_loss, supernet_entry
-from pgnas_core.supernets.enas import DropPath, drop_path
+from pgnas_core.supernets.enas_cells import DropPath, drop_path
 
 
 def _weights(net) -> int:
