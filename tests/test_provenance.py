@@ -70,6 +70,24 @@ def test_the_commit_and_dirty_flag_come_from_git(repo, tmp_path):
 
 
 @needs_git
+def test_changed_results_are_not_changed_code(repo):
+    """`pgnas study --reference` rewrites tracked tables under results/: the next study of
+    the same checkout was still made by committed code, also when asked from a subfolder."""
+    table = repo / "results" / "reference" / "s" / "verdicts.csv"
+    table.parent.mkdir(parents=True)
+    table.write_text("key\n")
+    (repo / "pkg").mkdir()
+    (repo / "pkg" / "b.py").write_text("y = 1\n")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-qm", "results and a package")
+    table.write_text("key\nt3\n")
+    assert code_version(repo)["dirty"] is False
+    assert code_version(repo / "pkg")["dirty"] is False
+    (repo / "pkg" / "b.py").write_text("y = 2\n")
+    assert code_version(repo / "results")["dirty"] is True
+
+
+@needs_git
 def test_unknown_code_is_recorded_as_null(repo, tmp_path, monkeypatch):
     plain = tmp_path / "plain"
     plain.mkdir()

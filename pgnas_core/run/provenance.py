@@ -9,6 +9,8 @@ from pathlib import Path
 
 #: The package's own folder: the checkout whose commit is recorded.
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
+#: What counts as the code (git pathspecs from the top of the checkout): all but results/.
+CODE_PATHS = (":(top)", ":(top,exclude)results")
 
 
 def code_version(where: str | Path | None = None) -> dict:
@@ -21,8 +23,10 @@ def code_version(where: str | Path | None = None) -> dict:
     commit = _git(where, "rev-parse", "HEAD")
     if not commit or _git(where, "ls-files", "--error-unmatch", ".") is None:
         return unknown
-    # tracked files only: an untracked scratch file or a run folder is not a code change
-    status = _git(where, "status", "--porcelain", "--untracked-files=no")
+    # tracked files only: an untracked scratch file or a run folder is not a code change.
+    # results/ holds outputs, not code: `pgnas study --reference` writes there, and would
+    # otherwise mark every later study of the same checkout as made by changed code
+    status = _git(where, "status", "--porcelain", "--untracked-files=no", "--", *CODE_PATHS)
     return {"commit": commit, "dirty": None if status is None else bool(status)}
 
 
