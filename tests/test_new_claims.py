@@ -121,3 +121,29 @@ def test_a_study_without_reference_results_shows_no_data_yet_in_the_readme(tmp_p
     assert "`guided_vs_random_enas` (not run yet)" in text
     rows = [line for line in text.splitlines() if "on the ENAS supernets" in line]
     assert rows and all("**no data yet**" in r for r in rows)
+
+
+def test_lambda_claims_count_the_seeds_whose_pruned_net_is_severed():
+    """BayesNAS's lambda claims judge the derived nets trained from scratch (the paper's
+    errors are of retrained nets) and say beside in how many seeds a lambda's pruned net has
+    a dead cell (a severed net is small and at chance however it is trained)."""
+    claim = _claim("bayesnas_lambda_accuracy")
+    assert claim.metric == "test_acc_scratch"
+    table = _table(
+        ("lam=0.01", "bayesnas", "test_acc_scratch", [0.77, 0.76, 0.78]),
+        ("lam=0.01", "bayesnas", "pruned_dead_cells", [0, 0, 0]),
+        ("lam=0.01", "bayesnas", "params", [400, 400, 400]),
+        ("lam=0.2", "bayesnas", "test_acc_scratch", [0.10, 0.79, 0.10]),
+        ("lam=0.2", "bayesnas", "pruned_dead_cells", [3, 0, 6]),
+        ("lam=0.2", "bayesnas", "params", [70, 290, 70]),
+    )
+    v = st.claims.evaluate(claim, table)
+    assert "pruned_dead_cells > 0 in 0 of 3 seeds vs > 0 in 2 of 3 seeds" in v.beside
+    assert "params 400 vs 143.3" in v.beside
+    pruning = _table(
+        ("lam=0.2", "bayesnas", "pruned_test_acc", [0.09, 0.50, 0.09]),
+        ("lam=0.2", "bayesnas", "unpruned_test_acc", [0.60, 0.52, 0.16]),
+        ("lam=0.2", "bayesnas", "pruned_dead_cells", [3, 0, 6]),
+    )
+    v = st.claims.evaluate(_claim("bayesnas_pruning_keeps_accuracy"), pruning)
+    assert v.beside == "pruned_dead_cells > 0 in 2 of 3 seeds"  # both sides: one net, once

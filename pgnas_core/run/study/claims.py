@@ -310,16 +310,28 @@ def _number(v: float) -> str:
     return f"{v:,.0f}" if abs(v) >= 1000 else f"{v:.4g}"
 
 
+def _beside_value(metric: str, s: pd.Series) -> str:
+    """One side's ``beside`` figure: the mean over seeds, or for a count of failures (dead
+    cells) in how many seeds it happened, which a mean would hide."""
+    if not len(s):
+        return "-"
+    if metric.endswith("dead_cells"):
+        return f"> 0 in {int((s > 0).sum())} of {len(s)} seeds"
+    return _number(s.mean())
+
+
 def _beside(claim: Claim, table: pd.DataFrame) -> str:
-    """The ``beside`` metrics of both sides (mean over seeds), e.g. the nets' sizes."""
+    """The ``beside`` metrics of both sides (one figure where both sides agree), e.g. the
+    nets' sizes."""
     parts = []
     for metric in claim.beside:
-        means = []
+        values = []
         for side in (claim.a, claim.b):
             if isinstance(side, Side):
                 s = side_series(table, Side(side.config, side.method), metric)
-                means.append(_number(s.mean()) if len(s) else "-")
-        parts.append(f"{metric} {' vs '.join(means)}")
+                values.append(_beside_value(metric, s))
+        values = values[:1] if len(set(values)) == 1 else values
+        parts.append(f"{metric} {' vs '.join(values)}")
     return "; ".join(parts)
 
 

@@ -198,6 +198,7 @@ def pruning(run: RunDir, settings: dict) -> list[dict]:
         index="fraction", columns="by", values="test_acc"
     )
     orphans = int(study["orphans"].sum()) + after["orphans"]
+    dead = study["dead_cells"]  # over the equal-sparsity prunings (claim 2's nets)
     kept = pruned.method.kept(pruned.net, by="relevance", threshold=threshold)
     save_analysis_correct(  # the per-image bits of both nets of the pruning claim
         run,
@@ -217,7 +218,10 @@ def pruning(run: RunDir, settings: dict) -> list[dict]:
         {"method": m, "metric": "relevance_test_acc", "value": float(wide["relevance"].mean())},
         {"method": m, "metric": "magnitude_test_acc", "value": float(wide["magnitude"].mean())},
         {"method": m, "metric": "orphans", "value": orphans},
-        {"method": m, "metric": "dead_cells", "value": int(study["dead_cells"].sum())},
+        # the derived (threshold-pruned) net's cells with no path from input to output: a
+        # severed net, at chance even when trained from scratch
+        {"method": m, "metric": "pruned_dead_cells", "value": after["dead_cells"]},
+        {"method": m, "metric": "equal_sparsity_dead_cells", "value": int(dead.sum())},
     ]
 
 
