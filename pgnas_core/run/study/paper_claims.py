@@ -20,7 +20,8 @@ CONSTANT = ("weight_term=constant", "weight_term=constant_l2_500", "weight_term=
 
 
 def _claims() -> list[Claim]:
-    return _guided_claims() + _prior_claims() + _method_claims()
+    return (_guided_claims() + _prior_claims() + _bayesnas_claims() + _cell_claims()
+            + _toolkit_claims())  # fmt: skip
 
 
 def _guided_claims() -> list[Claim]:
@@ -129,12 +130,10 @@ def _prior_claims() -> list[Claim]:
     ]  # fmt: skip
 
 
-def _method_claims() -> list[Claim]:
+def _bayesnas_claims() -> list[Claim]:
+    """BayesNAS's pruning and lambda (docs/method_siblings.md sections 5-6)."""
     lam = dict(paper_setting="CIFAR-10, DARTS space, 1 epoch", our_setting=LAMBDA)
-    cell = dict(paper_setting=CELL_PAPER, our_setting=CELL)
-    balenas, darts = Side("method=balenas"), Side("method=darts")
     return [
-        # ---- BayesNAS (docs/method_siblings.md section 6)
         Claim("bayesnas_pruning_keeps_accuracy", "bayesnas_lambda", "BayesNAS",
               "pruning after one epoch keeps accuracy (within 1 point; lambda 0.2, which prunes)",
               "compression without loss", "pruned_test_acc", Side("lam=0.2"),
@@ -157,7 +156,14 @@ def _method_claims() -> list[Claim]:
               "a larger lambda costs accuracy (0.2 vs 0.01; derived nets trained from scratch)",
               "lambda 0.01/0.007/0.005: 3.02/2.90/2.81%", "test_acc_scratch", Side("lam=0.01"),
               Side("lam=0.2"), beside=("params", "pruned_dead_cells"), **lam),
-        # ---- the methods on the cell space (BaLeNAS vs DARTS, guided vs Random, costs)
+    ]  # fmt: skip
+
+
+def _cell_claims() -> list[Claim]:
+    """The methods on the cell space: BaLeNAS vs DARTS, guided vs Random, search costs."""
+    cell = dict(paper_setting=CELL_PAPER, our_setting=CELL)
+    balenas, darts = Side("method=balenas"), Side("method=darts")
+    return [
         Claim("balenas_stable", "methods_cell", "BaLeNAS",
               "BaLeNAS's argmax cell falls less from its best epoch than DARTS's",
               "DARTS deteriorates, BaLeNAS does not", "fall_from_best_epoch", balenas, darts,
@@ -200,7 +206,12 @@ def _method_claims() -> list[Claim]:
               darts, Side("method=pgnas"), direction="lower", log=True,
               paper_setting="CIFAR-10, each paper's own space and budget",
               our_setting=CELL + ", the same epochs for every method"),
-        # ---- the toolkit's own (issue 13): bf16 does not change the search's outcome
+    ]  # fmt: skip
+
+
+def _toolkit_claims() -> list[Claim]:
+    """The toolkit's own: bf16 does not change the search's outcome."""
+    return [
         Claim("bf16_keeps_accuracy", "precision", "toolkit",
               "bf16 training and ranking keep the winner's test accuracy (within 0.5 points)",
               "-", "test_acc", Side("precision=bf16"), Side("precision=fp32"),
